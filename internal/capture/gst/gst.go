@@ -1,0 +1,187 @@
+// Package gst is the only cgo code of the capture side: it runs GStreamer
+// pipelines (through go-gst) that end in an appsink, or start at an appsrc,
+// and hands samples over as plain Go values.
+package gst
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/app"
+)
+
+var initOnce sync.Once
+
+// Init initialises GStreamer once per process.
+func Init() { initOnce.Do(func() { gst.Init(nil) }) }
+
+// Sample is one encoded (or raw) buffer from an appsink.
+type Sample struct {
+	Data     []byte
+	PTS      time.Duration
+	Duration time.Duration
+	// Delta is false for keyframes.
+	Delta bool
+}
+
+// Pipeline is a running GStreamer pipeline.
+type Pipeline struct {
+	desc     string
+	pipeline *gst.Pipeline
+	sink     *app.Sink
+	src      *app.Source
+
+	stopped atomic.Bool
+	done    chan struct{}
+	errs    chan error
+	stop    sync.Once
+}
+
+// New parses desc. If sinkName is set, the appsink of that name delivers
+// its samples to onSample (on GStreamer's streaming thread: onSample must
+// not block). If srcName is set, Push feeds the appsrc of that name.
+func New(desc, sinkName, srcName string, onSample func(Sample)) (*Pipeline, error) {
+	Init()
+	pl, err := gst.NewPipelineFromString(desc)
+	if err != nil {
+		return nil, fmt.Errorf("gst: parse pipeline %q: %w", desc, err)
+	}
+	p := &Pipeline{desc: desc, pipeline: pl, done: make(chan struct{}), errs: make(chan error, 1)}
+	if sinkName != "" {
+		el, err := pl.GetElementByName(sinkName)
+		if err != nil {
+			return nil, fmt.Errorf("gst: pipeline has no element %q: %w", sinkName, err)
+		}
+		p.sink = app.SinkFromElement(el)
+		if p.sink == nil {
+			return nil, fmt.Errorf("gst: element %q is not an appsink", sinkName)
+		}
+		p.sink.SetCallbacks(&app.SinkCallbacks{
+			NewSampleFunc: func(sink *app.Sink) gst.FlowReturn {
+				sample := sink.PullSample()
+				if sample == nil {
+					return gst.FlowEOS
+				}
+				if p.stopped.Load() {
+					return gst.FlowFlushing
+				}
+				buf := sample.GetBuffer()
+				if buf == nil {
+					return gst.FlowOK
+				}
+				onSample(Sample{
+					Data:     buf.Bytes(),
+					PTS:      clock(buf.PresentationTimestamp()),
+					Duration: clock(buf.Duration()),
+					Delta:    buf.HasFlags(gst.BufferFlagDeltaUnit),
+				})
+				return gst.FlowOK
+			},
+		})
+	}
+	if srcName != "" {
+		el, err := pl.GetElementByName(srcName)
+		if err != nil {
+			return nil, fmt.Errorf("gst: pipeline has no element %q: %w", srcName, err)
+		}
+		p.src = app.SrcFromElement(el)
+		if p.src == nil {
+			return nil, fmt.Errorf("gst: element %q is not an appsrc", srcName)
+		}
+	}
+	return p, nil
+}
+
+func clock(t gst.ClockTime) time.Duration {
+	if uint64(t) == ^uint64(0) { // GST_CLOCK_TIME_NONE
+		return 0
+	}
+	return time.Duration(uint64(t))
+}
+
+// Start sets the pipeline playing and watches its bus for errors.
+func (p *Pipeline) Start() error {
+	if err := p.pipeline.SetState(gst.StatePlaying); err != nil {
+		return fmt.Errorf("gst: start pipeline: %w", err)
+	}
+	go p.watch()
+	return nil
+}
+
+// Errors delivers the first error or end-of-stream of the pipeline.
+func (p *Pipeline) Errors() <-chan error { return p.errs }
+
+func (p *Pipeline) watch() {
+	bus := p.pipeline.GetPipelineBus()
+	for !p.stopped.Load() {
+		msg := bus.TimedPopFiltered(gst.ClockTime(100*time.Millisecond), gst.MessageError|gst.MessageEOS)
+		if msg == nil {
+			continue
+		}
+		var err error
+		switch msg.Type() {
+		case gst.MessageError:
+			gerr := msg.ParseError()
+			err = fmt.Errorf("gst: %s (%s)", gerr.Error(), gerr.DebugString())
+		case gst.MessageEOS:
+			err = errors.New("gst: end of stream")
+		}
+		msg.Unref()
+		if err != nil {
+			select {
+			case p.errs <- err:
+			default:
+			}
+			return
+		}
+	}
+}
+
+// Stop ends the pipeline; samples stop before it returns.
+func (p *Pipeline) Stop() {
+	p.stop.Do(func() {
+		p.stopped.Store(true)
+		_ = p.pipeline.BlockSetState(gst.StateNull)
+	})
+}
+
+// ForceKeyframe asks the encoder upstream of the appsink for a keyframe
+// with headers (the GstForceKeyUnit upstream event every encoder knows).
+func (p *Pipeline) ForceKeyframe() bool {
+	if p.sink == nil || p.stopped.Load() {
+		return false
+	}
+	st := gst.NewStructureFromString("GstForceKeyUnit, all-headers=(boolean)true")
+	return p.sink.SendEvent(gst.NewCustomEvent(gst.EventTypeCustomUpstream, st))
+}
+
+// Push feeds one buffer into the appsrc.
+func (p *Pipeline) Push(data []byte, pts, duration time.Duration) error {
+	if p.src == nil {
+		return errors.New("gst: pipeline has no appsrc")
+	}
+	if p.stopped.Load() {
+		return errors.New("gst: pipeline stopped")
+	}
+	buf := gst.NewBufferFromBytes(data)
+	if pts >= 0 {
+		buf.SetPresentationTimestamp(gst.ClockTime(pts))
+	}
+	if duration > 0 {
+		buf.SetDuration(gst.ClockTime(duration))
+	}
+	if ret := p.src.PushBuffer(buf); ret != gst.FlowOK {
+		return fmt.Errorf("gst: push buffer: %s", ret.String())
+	}
+	return nil
+}
+
+// ElementExists reports whether a GStreamer element factory is installed.
+func ElementExists(name string) bool {
+	Init()
+	return gst.Find(name) != nil
+}

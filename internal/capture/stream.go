@@ -1,0 +1,213 @@
+// Package capture turns the desktop into encoded media: one GStreamer
+// pipeline per video quality and one for audio, started when the first
+// viewer needs it and stopped after the last leaves. Encoded samples go to
+// a single handler per stream (the shared WebRTC track), so encoding never
+// grows with the number of viewers.
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/neko-webrtc/neko/internal/capture/gst"
+)
+
+// Sample is one encoded frame or audio packet.
+type Sample = gst.Sample
+
+// Stream is one lazily started pipeline.
+type Stream struct {
+	id   string
+	kind string // "video" or "audio"
+	desc func() (string, error)
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	refs     int
+	pipeline *gst.Pipeline
+	// handler is read on the streaming thread without s.mu: stopping a
+	// pipeline holds s.mu while it waits for that thread to finish.
+	handler   atomic.Pointer[func(Sample)]
+	lastKey   time.Time
+	generated int // pipelines started, for tests and metrics
+	restart   *time.Timer
+}
+
+// NewStream makes a stream whose pipeline description comes from desc (it
+// may depend on the current screen size, so it is asked at every start).
+func NewStream(id, kind string, desc func() (string, error), log *slog.Logger) *Stream {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Stream{id: id, kind: kind, desc: desc, log: log.With("stream", id, "kind", kind)}
+}
+
+func (s *Stream) ID() string   { return s.id }
+func (s *Stream) Kind() string { return s.kind }
+
+// SetHandler sets where samples go. It is called on GStreamer's streaming
+// thread and must not block.
+func (s *Stream) SetHandler(fn func(Sample)) {
+	s.handler.Store(&fn)
+}
+
+// Acquire adds a viewer; the first one starts the pipeline. (The viewer
+// asks for its keyframe once its transport is up: one sent earlier would
+// be lost.)
+func (s *Stream) Acquire() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs++
+	if s.pipeline == nil {
+		if err := s.startLocked(); err != nil {
+			s.refs--
+			return err
+		}
+	}
+	return nil
+}
+
+// Release removes a viewer; the last one stops the pipeline.
+func (s *Stream) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs == 0 {
+		return
+	}
+	s.refs--
+	if s.refs == 0 {
+		s.stopLocked()
+	}
+}
+
+// Viewers is the number of acquired references.
+func (s *Stream) Viewers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refs
+}
+
+// Running reports whether the pipeline runs.
+func (s *Stream) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pipeline != nil
+}
+
+// RequestKeyframe asks the encoder for a keyframe (a viewer joined or sent
+// a PLI/FIR). Requests closer than minKeyInterval are merged, so a burst of
+// PLIs from many viewers costs one keyframe.
+func (s *Stream) RequestKeyframe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pipeline == nil || s.kind != "video" {
+		return
+	}
+	if time.Since(s.lastKey) < minKeyInterval {
+		return
+	}
+	s.lastKey = time.Now()
+	s.pipeline.ForceKeyframe()
+}
+
+// minKeyInterval merges keyframe requests; short, because a viewer that
+// just connected must not wait for the next regular keyframe.
+const minKeyInterval = 100 * time.Millisecond
+
+// Restart rebuilds the pipeline (e.g. after a screen size change) without
+// dropping viewers.
+func (s *Stream) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pipeline == nil {
+		return nil
+	}
+	s.stopLocked()
+	return s.startLocked()
+}
+
+// Close stops the pipeline for good.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs = 0
+	s.stopLocked()
+}
+
+func (s *Stream) startLocked() error {
+	desc, err := s.desc()
+	if err != nil {
+		return fmt.Errorf("capture: %s pipeline: %w", s.id, err)
+	}
+	p, err := gst.New(desc, "appsink", "", s.deliver)
+	if err != nil {
+		return fmt.Errorf("capture: %s: %w", s.id, err)
+	}
+	if err := p.Start(); err != nil {
+		p.Stop()
+		return fmt.Errorf("capture: %s: %w", s.id, err)
+	}
+	s.pipeline = p
+	s.generated++
+	s.lastKey = time.Time{}
+	s.log.Debug("pipeline started", "pipeline", desc)
+	go s.supervise(p)
+	return nil
+}
+
+func (s *Stream) stopLocked() {
+	if s.restart != nil {
+		s.restart.Stop()
+		s.restart = nil
+	}
+	if s.pipeline == nil {
+		return
+	}
+	p := s.pipeline
+	s.pipeline = nil
+	p.Stop()
+	s.log.Debug("pipeline stopped")
+}
+
+// supervise restarts a pipeline that failed (the X server restarted, the
+// sound server went away) while viewers still want it.
+func (s *Stream) supervise(p *gst.Pipeline) {
+	err, ok := <-p.Errors()
+	if !ok || err == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pipeline != p {
+		return // stopped or replaced meanwhile
+	}
+	s.log.Warn("pipeline failed, restarting", "err", err)
+	s.stopLocked()
+	if s.refs == 0 {
+		return
+	}
+	s.restart = time.AfterFunc(time.Second, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.restart = nil
+		if s.refs > 0 && s.pipeline == nil {
+			if err := s.startLocked(); err != nil {
+				s.log.Error("pipeline restart failed", "err", err)
+			}
+		}
+	})
+}
+
+// deliver runs on the streaming thread and must never take s.mu.
+func (s *Stream) deliver(sample Sample) {
+	if h := s.handler.Load(); h != nil {
+		(*h)(sample)
+	}
+}
+
+// ErrUnsupportedCodec is returned for a codec with no pipeline here.
+var ErrUnsupportedCodec = errors.New("unsupported codec")

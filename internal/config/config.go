@@ -1,0 +1,262 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// Config is the whole decoded configuration.
+type Config struct {
+	Log     Log
+	Server  Server
+	Member  Member
+	Session Session
+	WebRTC  WebRTC
+	Desktop Desktop
+	Capture Capture
+	Runtime Runtime
+}
+
+type Log struct {
+	Level   string
+	JSON    bool
+	Dir     string
+	NoColor bool
+}
+
+type Server struct {
+	Bind       string
+	Cert, Key  string
+	CORS       []string
+	Metrics    bool
+	PathPrefix string // always starts and ends with "/"
+	PProf      bool
+	Proxy      bool
+	Static     string
+}
+
+type Member struct {
+	Provider  string
+	Multiuser Multiuser
+}
+
+type Multiuser struct {
+	AdminPassword string
+	UserPassword  string
+	AdminProfile  types.MemberProfile
+	UserProfile   types.MemberProfile
+}
+
+type Cookie struct {
+	Enabled    bool
+	Name       string
+	Expiration time.Duration
+	Secure     bool
+	HTTPOnly   bool
+	Domain     string
+	Path       string
+}
+
+type Session struct {
+	APIToken          string
+	File              string
+	HeartbeatInterval int
+	PrivateMode       bool
+	LockedLogins      bool
+	LockedControls    bool
+	ControlProtection bool
+	ImplicitHosting   bool
+	InactiveCursors   bool
+	MercifulReconnect bool
+	Cookie            Cookie
+}
+
+type WebRTC struct {
+	EPRMin, EPRMax     uint16
+	NAT1To1            []string
+	ICELite            bool
+	ICETrickle         bool
+	UDPMux             int
+	TCPMux             int
+	ICEServersFrontend []types.ICEServer
+	ICEServersBackend  []types.ICEServer
+	IPRetrievalURL     string
+}
+
+type Desktop struct {
+	Display           string
+	Screen            types.ScreenSize
+	FileChooserDialog bool
+	Unminimize        bool
+	UploadDrop        bool
+}
+
+type Capture struct {
+	VideoCodec    string
+	VideoDisplay  string
+	VideoPipeline string
+	AudioCodec    string
+	AudioDevice   string
+	AudioPipeline string
+	Screencast    bool
+}
+
+type Runtime struct {
+	URL          string
+	App          string
+	DevToolsPort int
+	Screens      []types.ScreenSize
+}
+
+// DefaultUserProfile and DefaultAdminProfile are the multiuser templates
+// before member.multiuser.*_profile overrides are applied.
+func DefaultUserProfile() types.MemberProfile {
+	return types.MemberProfile{
+		CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true,
+		CanShareMedia: true, CanAccessClipboard: true, SendsInactiveCursor: true,
+	}
+}
+
+func DefaultAdminProfile() types.MemberProfile {
+	p := DefaultUserProfile()
+	p.IsAdmin = true
+	p.CanSeeInactiveCursors = true
+	return p
+}
+
+func loadMember(v *viper.Viper) (Member, error) {
+	m := Member{Provider: strings.ToLower(v.GetString("member.provider"))}
+	switch m.Provider {
+	case "multiuser":
+	case "file", "object", "noauth":
+		return m, fmt.Errorf("config: member.provider %q is not available yet in this build; use multiuser", m.Provider)
+	default:
+		return m, fmt.Errorf("config: member.provider %q: want multiuser, file, object or noauth", m.Provider)
+	}
+	m.Multiuser = Multiuser{
+		AdminPassword: v.GetString("member.multiuser.admin_password"),
+		UserPassword:  v.GetString("member.multiuser.user_password"),
+		AdminProfile:  DefaultAdminProfile(),
+		UserProfile:   DefaultUserProfile(),
+	}
+	if err := decodeJSON(v.GetString("member.multiuser.admin_profile"), &m.Multiuser.AdminProfile); err != nil {
+		return m, fmt.Errorf("config: member.multiuser.admin_profile: %w", err)
+	}
+	if err := decodeJSON(v.GetString("member.multiuser.user_profile"), &m.Multiuser.UserProfile); err != nil {
+		return m, fmt.Errorf("config: member.multiuser.user_profile: %w", err)
+	}
+	return m, nil
+}
+
+func loadWebRTC(v *viper.Viper) (WebRTC, error) {
+	w := WebRTC{
+		NAT1To1:        getStrings(v, "webrtc.nat1to1"),
+		ICELite:        v.GetBool("webrtc.icelite"),
+		ICETrickle:     v.GetBool("webrtc.icetrickle"),
+		UDPMux:         v.GetInt("webrtc.udpmux"),
+		TCPMux:         v.GetInt("webrtc.tcpmux"),
+		IPRetrievalURL: v.GetString("webrtc.ip_retrieval_url"),
+	}
+	if epr := v.GetString("webrtc.epr"); epr != "" {
+		lo, hi, ok := strings.Cut(epr, "-")
+		a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 16)
+		b, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 16)
+		if !ok || err1 != nil || err2 != nil || a == 0 || a > b {
+			return w, fmt.Errorf("config: webrtc.epr %q: want MIN-MAX, e.g. 59000-59100", epr)
+		}
+		w.EPRMin, w.EPRMax = uint16(a), uint16(b)
+	}
+	for _, p := range []struct {
+		name string
+		val  int
+	}{{"webrtc.udpmux", w.UDPMux}, {"webrtc.tcpmux", w.TCPMux}} {
+		if p.val < 0 || p.val > 65535 {
+			return w, fmt.Errorf("config: %s %d out of range", p.name, p.val)
+		}
+	}
+	var err error
+	if w.ICEServersFrontend, err = parseICEServers(v.GetString("webrtc.iceservers.frontend")); err != nil {
+		return w, fmt.Errorf("config: webrtc.iceservers.frontend: %w", err)
+	}
+	if w.ICEServersBackend, err = parseICEServers(v.GetString("webrtc.iceservers.backend")); err != nil {
+		return w, fmt.Errorf("config: webrtc.iceservers.backend: %w", err)
+	}
+	return w, nil
+}
+
+// parseICEServers accepts the browser's RTCIceServer shape, with urls as a
+// list or a single string.
+func parseICEServers(s string) ([]types.ICEServer, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var raw []struct {
+		URLs       json.RawMessage `json:"urls"`
+		URL        string          `json:"url"`
+		Username   string          `json:"username"`
+		Credential string          `json:"credential"`
+	}
+	if err := decodeJSON(s, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]types.ICEServer, 0, len(raw))
+	for i, r := range raw {
+		srv := types.ICEServer{Username: r.Username, Credential: r.Credential}
+		if len(r.URLs) > 0 {
+			var one string
+			if json.Unmarshal(r.URLs, &one) == nil {
+				srv.URLs = []string{one}
+			} else if err := json.Unmarshal(r.URLs, &srv.URLs); err != nil {
+				return nil, fmt.Errorf("server %d: urls: %w", i, err)
+			}
+		}
+		if r.URL != "" {
+			srv.URLs = append(srv.URLs, r.URL)
+		}
+		if len(srv.URLs) == 0 {
+			return nil, fmt.Errorf("server %d has no urls", i)
+		}
+		out = append(out, srv)
+	}
+	return out, nil
+}
+
+// decodeJSON decodes exactly one JSON value; trailing data is an error.
+func decodeJSON(s string, v any) error {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return fmt.Errorf("invalid JSON: trailing data")
+	}
+	return nil
+}
+
+// ParseScreen parses WIDTHxHEIGHT[@RATE]; the rate defaults to 30.
+func ParseScreen(s string) (types.ScreenSize, error) {
+	size, rate, hasRate := strings.Cut(strings.TrimSpace(s), "@")
+	ws, hs, ok := strings.Cut(size, "x")
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if !ok || err1 != nil || err2 != nil || w < 64 || h < 64 || w > 8192 || h > 8192 {
+		return types.ScreenSize{}, fmt.Errorf("%q: want WIDTHxHEIGHT@RATE, e.g. 1280x720@30", s)
+	}
+	r := 30
+	if hasRate {
+		f, err := strconv.ParseFloat(rate, 64)
+		if err != nil || f < 1 || f > 240 {
+			return types.ScreenSize{}, fmt.Errorf("%q: rate must be 1-240", s)
+		}
+		r = int(f + 0.5)
+	}
+	return types.ScreenSize{Width: w, Height: h, Rate: r}, nil
+}

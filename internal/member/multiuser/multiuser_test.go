@@ -1,0 +1,62 @@
+package multiuser
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/neko-webrtc/neko/internal/member"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+func TestAuthenticate(t *testing.T) {
+	p := New(Options{
+		AdminPassword: "admin", UserPassword: "neko",
+		AdminProfile: types.MemberProfile{IsAdmin: true, CanHost: true},
+		UserProfile:  types.MemberProfile{CanHost: true},
+	})
+	tests := []struct {
+		name, user, pass string
+		admin            bool
+		err              error
+	}{
+		{"admin", "alice", "admin", true, nil},
+		{"user", "bob", "neko", false, nil},
+		{"wrong password", "bob", "nope", false, member.ErrInvalidCredentials},
+		{"empty password", "bob", "", false, member.ErrInvalidCredentials},
+		{"no username", "  ", "neko", false, member.ErrUsernameRequired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, prof, err := p.Authenticate(tt.user, tt.pass)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if err != nil {
+				return
+			}
+			if prof.IsAdmin != tt.admin || prof.Name != tt.user || id == "" {
+				t.Fatalf("got id=%q profile=%+v", id, prof)
+			}
+		})
+	}
+}
+
+func TestSameNameDistinctIDs(t *testing.T) {
+	p := New(Options{AdminPassword: "a", UserPassword: "u"})
+	seen := map[string]bool{}
+	for i := 0; i < 100; i++ {
+		id, _, err := p.Authenticate("Same Name/../x", "u")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %q", id)
+		}
+		seen[id] = true
+		for _, r := range id {
+			if r == '/' || r == ' ' {
+				t.Fatalf("id %q not path-safe", id)
+			}
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package webrtc
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/neko-webrtc/neko/internal/config"
+)
+
+// network is the ICE side built once from configuration: the setting
+// engine and any shared mux sockets.
+type network struct {
+	se      webrtc.SettingEngine
+	closers []func() error
+}
+
+func newNetwork(cfg config.WebRTC, bindLoopback bool, log *slog.Logger) (*network, error) {
+	n := &network{}
+	se := &n.se
+	se.LoggerFactory = loggerFactory{log: log}
+	// mDNS candidates are useless to remote viewers and would send
+	// multicast from the server; neko advertises real addresses.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+
+	var loopback, public []string
+	for _, ip := range cfg.NAT1To1 {
+		if p := net.ParseIP(ip); p != nil && p.IsLoopback() {
+			loopback = append(loopback, ip)
+		} else {
+			public = append(public, ip)
+		}
+	}
+	// Loopback candidates let a viewer on the same host connect without
+	// any LAN interface; asking nat1to1=127.0.0.1 means exactly that, so
+	// then only loopback addresses are offered.
+	includeLoopback := len(loopback) > 0 || (bindLoopback && len(public) == 0)
+	if includeLoopback {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	if len(loopback) > 0 && len(public) == 0 {
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	if len(public) > 0 {
+		se.SetNAT1To1IPs(public, webrtc.ICECandidateTypeHost)
+	}
+	if cfg.ICELite {
+		se.SetLite(true)
+	}
+	if cfg.EPRMin > 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.EPRMin, cfg.EPRMax); err != nil {
+			return nil, fmt.Errorf("webrtc: webrtc.epr: %w", err)
+		}
+	}
+	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if cfg.UDPMux > 0 {
+		var opts []ice.UDPMuxFromPortOption
+		if includeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPMux, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("webrtc: webrtc.udpmux %d: %w", cfg.UDPMux, err)
+		}
+		se.SetICEUDPMux(mux)
+		n.closers = append(n.closers, mux.Close)
+	}
+	if cfg.TCPMux > 0 {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{Port: cfg.TCPMux})
+		if err != nil {
+			n.close()
+			return nil, fmt.Errorf("webrtc: webrtc.tcpmux %d: %w", cfg.TCPMux, err)
+		}
+		mux := webrtc.NewICETCPMux(nil, ln, 32)
+		se.SetICETCPMux(mux)
+		n.closers = append(n.closers, mux.Close)
+		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(types)
+	return n, nil
+}
+
+func (n *network) close() {
+	for _, c := range n.closers {
+		_ = c()
+	}
+	n.closers = nil
+}
+
+// newAPI builds the pion API for the codecs we send.
+func newAPI(n *network, video, audio webrtc.RTPCodecCapability) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"},
+		{Type: "nack", Parameter: "pli"}, {Type: "transport-cc"},
+	}
+	video.RTCPFeedback = fb
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: video, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("webrtc: register video codec: %w", err)
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: audio, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("webrtc: register audio codec: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(n.se)), nil
+}
+
+// Codec returns the RTP capability for a capture codec name.
+func Codec(name string) (webrtc.RTPCodecCapability, error) {
+	switch name {
+	case "vp8":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, nil
+	case "vp9":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}, nil
+	case "h264":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, nil
+	case "av1":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000}, nil
+	case "h265":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH265, ClockRate: 90000}, nil
+	case "opus":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1;stereo=1"}, nil
+	case "g722":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeG722, ClockRate: 8000}, nil
+	case "pcmu":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, nil
+	case "pcma":
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, nil
+	}
+	return webrtc.RTPCodecCapability{}, fmt.Errorf("webrtc: unknown codec %q", name)
+}

@@ -1,0 +1,116 @@
+package websocket
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/neko-webrtc/neko/internal/session"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+const (
+	// sendQueue bounds what a slow client may owe us. Beyond it the client
+	// is disconnected rather than slowing every broadcast down.
+	sendQueue    = 1024
+	writeTimeout = 10 * time.Second
+	pingInterval = 10 * time.Second
+	pingTimeout  = 20 * time.Second
+)
+
+// conn is one WebSocket. A single writer goroutine owns all writes, so
+// Send never blocks the caller (a broadcast, a capture callback...).
+type conn struct {
+	ws  *websocket.Conn
+	log *slog.Logger
+	out chan []byte
+
+	closeOnce sync.Once
+	done      chan struct{}
+	reason    string // set once, before done is closed
+}
+
+var _ session.Conn = (*conn)(nil)
+
+func newConn(ws *websocket.Conn, log *slog.Logger) *conn {
+	return &conn{ws: ws, log: log, out: make(chan []byte, sendQueue), done: make(chan struct{})}
+}
+
+func (c *conn) Send(raw []byte) {
+	select {
+	case <-c.done:
+	case c.out <- raw:
+	default:
+		c.log.Warn("websocket send queue full, disconnecting slow client")
+		c.Close("connection too slow")
+	}
+}
+
+// Close ends the connection; the writer sends system/disconnect with the
+// reason first when there is one.
+func (c *conn) Close(reason string) {
+	c.closeOnce.Do(func() {
+		c.reason = reason
+		close(c.done)
+	})
+}
+
+// writeLoop runs until the connection closes; it also pings the client so
+// dead peers and idle proxies are noticed.
+func (c *conn) writeLoop(ctx context.Context, heartbeat time.Duration) {
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	hb := time.NewTicker(heartbeat)
+	defer hb.Stop()
+	heartbeatMsg, _ := session.Marshal(types.EventSystemHeartbeat, nil)
+
+	write := func(raw []byte) bool {
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		defer cancel()
+		if err := c.ws.Write(wctx, websocket.MessageText, raw); err != nil {
+			c.log.Debug("websocket write failed", "err", err)
+			c.Close("")
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case <-c.done:
+			if c.reason != "" {
+				if raw, err := session.Marshal(types.EventSystemDisconnect, types.SystemDisconnect{Message: c.reason}); err == nil {
+					// ctx may be cancelled already (shutdown): say goodbye anyway.
+					wctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					_ = c.ws.Write(wctx, websocket.MessageText, raw)
+					cancel()
+				}
+			}
+			reason := c.reason
+			if len(reason) > 120 { // close reasons are limited to 123 bytes
+				reason = reason[:120]
+			}
+			_ = c.ws.Close(websocket.StatusNormalClosure, reason)
+			return
+		case <-ctx.Done():
+			c.Close("")
+		case raw := <-c.out:
+			if !write(raw) {
+				continue
+			}
+		case <-hb.C:
+			write(heartbeatMsg)
+		case <-ping.C:
+			go func() {
+				pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+				defer cancel()
+				if err := c.ws.Ping(pctx); err != nil {
+					c.log.Debug("websocket ping failed", "err", err)
+					c.Close("")
+				}
+			}()
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package websocket
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/neko-webrtc/neko/internal/session"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+type handlerFunc func(s *session.Session, payload json.RawMessage) error
+
+var (
+	errCannotWatch = errors.New("session may not watch")
+	errNoDesktop   = errors.New("no desktop attached")
+	errNoWebRTC    = errors.New("media is not available")
+)
+
+// handle decodes the payload into T and calls fn. A missing or null payload
+// leaves T at its zero value; a payload of the wrong shape is an error.
+func handle[T any](fn func(s *session.Session, p *T) error) handlerFunc {
+	return func(s *session.Session, raw json.RawMessage) error {
+		var p T
+		if len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return fmt.Errorf("decode payload: %w", err)
+			}
+		}
+		return fn(s, &p)
+	}
+}
+
+func noPayload(fn func(s *session.Session) error) handlerFunc {
+	return func(s *session.Session, _ json.RawMessage) error { return fn(s) }
+}
+
+func (h *Handler) table() map[types.Event]handlerFunc {
+	return map[types.Event]handlerFunc{
+		types.EventClientHeartbeat: noPayload(func(*session.Session) error { return nil }),
+		types.EventSystemLogs:      handle(h.systemLogs),
+
+		types.EventSignalRequest:   handle(h.signalRequest),
+		types.EventSignalAnswer:    handle(h.signalAnswer),
+		types.EventSignalCandidate: handle(h.signalCandidate),
+
+		types.EventControlRequest: noPayload(h.controlRequest),
+		types.EventControlRelease: noPayload(h.controlRelease),
+
+		types.EventControlMove: handle(input(h, func(d Desktop, p *types.ControlPos) error {
+			return d.Move(p.X, p.Y)
+		})),
+		types.EventControlScroll: handle(input(h, func(d Desktop, p *types.ControlScroll) error {
+			dx, dy := p.DeltaX, p.DeltaY
+			if dx == 0 && dy == 0 { // legacy clients send x/y
+				dx, dy = p.X, p.Y
+			}
+			return d.Scroll(dx, dy, p.ControlKey)
+		})),
+		types.EventControlButtonDown:  handle(input(h, button(Desktop.ButtonDown))),
+		types.EventControlButtonUp:    handle(input(h, button(Desktop.ButtonUp))),
+		types.EventControlButtonPress: handle(input(h, button(Desktop.ButtonPress))),
+		types.EventControlKeyDown:     handle(input(h, key(Desktop.KeyDown))),
+		types.EventControlKeyUp:       handle(input(h, key(Desktop.KeyUp))),
+		types.EventControlKeyPress:    handle(input(h, key(Desktop.KeyPress))),
+	}
+}
+
+func button(fn func(Desktop, uint32) error) func(Desktop, *types.ControlButton) error {
+	return func(d Desktop, p *types.ControlButton) error {
+		if p.X != nil && p.Y != nil {
+			if err := d.Move(*p.X, *p.Y); err != nil {
+				return err
+			}
+		}
+		return fn(d, p.Code)
+	}
+}
+
+func key(fn func(Desktop, uint32) error) func(Desktop, *types.ControlKey) error {
+	return func(d Desktop, p *types.ControlKey) error {
+		if p.X != nil && p.Y != nil {
+			if err := d.Move(*p.X, *p.Y); err != nil {
+				return err
+			}
+		}
+		return fn(d, p.Keysym)
+	}
+}
+
+// input wraps a desktop action with the host check: only the host drives,
+// or, with implicit hosting, anyone who may host (and thereby becomes host).
+func input[T any](h *Handler, fn func(Desktop, *T) error) func(*session.Session, *T) error {
+	return func(s *session.Session, p *T) error {
+		if err := h.opts.Sessions.AuthorizeInput(s); err != nil {
+			return err
+		}
+		if h.opts.Desktop == nil {
+			return errNoDesktop
+		}
+		return fn(h.opts.Desktop, p)
+	}
+}

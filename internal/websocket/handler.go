@@ -1,0 +1,243 @@
+// Package websocket serves /api/ws: one WebSocket per session, the events a
+// client may send (signalling, control, input), and what the server sends on
+// connect. Broadcasts go through the session manager.
+package websocket
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/neko-webrtc/neko/internal/session"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// Desktop is the input side of the desktop, as the handlers need it.
+type Desktop interface {
+	Move(x, y int) error
+	Scroll(deltaX, deltaY int, controlKey bool) error
+	ButtonDown(code uint32) error
+	ButtonUp(code uint32) error
+	ButtonPress(code uint32) error
+	KeyDown(keysym uint32) error
+	KeyUp(keysym uint32) error
+	KeyPress(keysym uint32) error
+}
+
+// WebRTC is the signalling side of the media plane.
+type WebRTC interface {
+	Request(s *session.Session, req types.SignalRequest) error
+	Answer(s *session.Session, sdp string) error
+	Candidate(s *session.Session, c types.SignalCandidate) error
+	Close(s *session.Session)
+}
+
+// Options wire the handler to the rest of the server.
+type Options struct {
+	Sessions *session.Manager
+	Desktop  Desktop
+	WebRTC   WebRTC
+	// Screen reports the current screen size; Screens the sizes offered.
+	Screen  func() types.ScreenSize
+	Screens func() []types.ScreenSize
+	// Videos lists the video quality ids.
+	Videos            []string
+	ScreencastEnabled bool
+	// OriginPatterns are extra allowed Origin hosts (server.cors); same-origin
+	// upgrades are always allowed.
+	OriginPatterns []string
+	// CookieName is the session cookie (session.cookie.name).
+	CookieName string
+	Logger     *slog.Logger
+}
+
+// Handler serves the WebSocket endpoint.
+type Handler struct {
+	opts     Options
+	log      *slog.Logger
+	handlers map[types.Event]handlerFunc
+	ctx      context.Context
+}
+
+const (
+	// readLimit caps one client message; SDP answers are a few KiB, the
+	// clipboard is capped separately.
+	readLimit = 1 << 20
+	// Input can legitimately arrive at a few hundred events a second;
+	// beyond that messages are dropped, not the connection.
+	msgRate  = 1000
+	msgBurst = 2000
+)
+
+// New builds the handler. ctx ends every connection when cancelled.
+func New(ctx context.Context, opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CookieName == "" {
+		opts.CookieName = "NEKO_SESSION"
+	}
+	h := &Handler{opts: opts, log: opts.Logger, ctx: ctx}
+	h.handlers = h.table()
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
+	if err != nil {
+		h.log.Debug("websocket upgrade failed", "err", err)
+		return
+	}
+	ws.SetReadLimit(readLimit)
+
+	sess, reason := h.authenticate(r)
+	log := h.log.With("session_id", "")
+	if sess != nil {
+		log = h.log.With("session_id", sess.ID())
+	}
+	c := newConn(ws, log)
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		hb := 10 * time.Second
+		if sess != nil {
+			if s := h.opts.Sessions.Settings().HeartbeatInterval; s > 0 {
+				hb = time.Duration(s) * time.Second
+			}
+		}
+		c.writeLoop(ctx, hb)
+	}()
+	// The reference upgrades first and then explains the refusal in-band;
+	// clients rely on reading system/disconnect.
+	if sess == nil {
+		c.Close(reason)
+		<-writerDone
+		return
+	}
+	if err := h.opts.Sessions.Connect(sess, c); err != nil {
+		c.Close(err.Error())
+		<-writerDone
+		return
+	}
+	log.Info("websocket connected", "remote", r.RemoteAddr)
+	h.sendInit(sess)
+
+	h.readLoop(ctx, sess, c, log)
+	c.Close("")
+	<-writerDone
+	h.opts.Sessions.Disconnect(sess, c)
+	log.Info("websocket disconnected")
+}
+
+func (h *Handler) authenticate(r *http.Request) (*session.Session, string) {
+	token := session.TokenFromRequest(r, h.opts.CookieName)
+	s, ok := h.opts.Sessions.Authenticate(token)
+	switch {
+	case !ok:
+		return nil, "invalid or missing credentials"
+	case s.APIOnly():
+		return nil, "the API token cannot connect"
+	case !s.Profile().CanConnect:
+		return nil, "not allowed to connect"
+	}
+	return s, ""
+}
+
+func (h *Handler) readLoop(ctx context.Context, s *session.Session, c *conn, log *slog.Logger) {
+	// Read returns once the writer closes the socket after c.Close.
+	limiter := rate.NewLimiter(msgRate, msgBurst)
+	for {
+		typ, data, err := c.ws.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
+				log.Debug("websocket read ended", "err", err)
+			}
+			return
+		}
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		if typ != websocket.MessageText {
+			log.Debug("ignoring binary websocket message")
+			continue
+		}
+		if !limiter.Allow() {
+			log.Debug("websocket message rate exceeded, dropping")
+			continue
+		}
+		h.dispatch(s, data, log)
+	}
+}
+
+func (h *Handler) dispatch(s *session.Session, data []byte, log *slog.Logger) {
+	var msg types.Message
+	if err := json.Unmarshal(data, &msg); err != nil {
+		log.Debug("malformed websocket message", "err", err)
+		return
+	}
+	fn, ok := h.handlers[msg.Event]
+	if !ok {
+		log.Debug("unknown websocket event", "event", msg.Event)
+		return
+	}
+	defer func() {
+		// A handler bug must cost one message, not the connection.
+		if r := recover(); r != nil {
+			log.Error("websocket handler panic", "event", msg.Event, "panic", fmt.Sprint(r))
+		}
+	}()
+	if err := fn(s, msg.Payload); err != nil {
+		log.Debug("websocket event refused", "event", msg.Event, "err", err)
+	}
+}
+
+func (h *Handler) sendInit(s *session.Session) {
+	sessions := map[string]types.SessionData{}
+	for _, other := range h.opts.Sessions.List() {
+		sessions[other.ID()] = other.Data()
+	}
+	init := types.SystemInit{
+		SessionID:         s.ID(),
+		ControlHost:       session.ControlHost(h.opts.Sessions.Host()),
+		ScreenSize:        h.screen(),
+		Sessions:          sessions,
+		Settings:          h.opts.Sessions.Settings(),
+		TouchEvents:       false,
+		ScreencastEnabled: h.opts.ScreencastEnabled,
+		WebRTC:            types.SystemWebRTC{Videos: h.opts.Videos},
+	}
+	if init.WebRTC.Videos == nil {
+		init.WebRTC.Videos = []string{}
+	}
+	s.Send(types.EventSystemInit, init)
+	if s.Profile().IsAdmin {
+		var sizes []types.ScreenSize
+		if h.opts.Screens != nil {
+			sizes = h.opts.Screens()
+		}
+		if sizes == nil {
+			sizes = []types.ScreenSize{}
+		}
+		s.Send(types.EventSystemAdmin, types.SystemAdmin{ScreenSizesList: sizes})
+	}
+}
+
+func (h *Handler) screen() types.ScreenSize {
+	if h.opts.Screen == nil {
+		return types.ScreenSize{}
+	}
+	return h.opts.Screen()
+}

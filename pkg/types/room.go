@@ -1,0 +1,33 @@
+package types
+
+// Settings are the room settings shared by every session.
+type Settings struct {
+	PrivateMode       bool           `json:"private_mode"`
+	LockedLogins      bool           `json:"locked_logins"`
+	LockedControls    bool           `json:"locked_controls"`
+	ControlProtection bool           `json:"control_protection"`
+	ImplicitHosting   bool           `json:"implicit_hosting"`
+	InactiveCursors   bool           `json:"inactive_cursors"`
+	MercifulReconnect bool           `json:"merciful_reconnect"`
+	HeartbeatInterval int            `json:"heartbeat_interval"`
+	Plugins           map[string]any `json:"plugins"`
+}
+
+// ScreenSize is a display mode. Rate is in Hz.
+type ScreenSize struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	Rate   int `json:"rate"`
+}
+
+// ControlStatus answers GET /api/room/control.
+type ControlStatus struct {
+	HasHost bool   `json:"has_host"`
+	HostID  string `json:"host_id,omitempty"`
+}
+
+// BroadcastStatus is the RTMP broadcast state.
+type BroadcastStatus struct {
+	IsActive bool   `json:"is_active"`
+	URL      string `json:"url,omitempty"`
+}

@@ -1,0 +1,105 @@
+// Package stack starts a complete neko in-process for tests and
+// benchmarks: its own X server, PulseAudio and window manager through the
+// embedded runtime, with capture, WebRTC and the HTTP API on loopback.
+package stack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	stdlog "log"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jezek/xgb"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/neko-webrtc/neko/internal/app"
+	"github.com/neko-webrtc/neko/internal/config"
+	"github.com/neko-webrtc/neko/web"
+)
+
+// TB is the part of testing.TB the stack needs.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	Logf(format string, args ...any)
+}
+
+// Stack is a running server.
+type Stack struct {
+	URL     string
+	Display string
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// Defaults are the options every test stack uses: loopback only, fixed
+// passwords, no browser (tests paint the screen themselves) unless asked.
+var Defaults = map[string]any{
+	"server.bind":                     "127.0.0.1:0",
+	"webrtc.nat1to1":                  []string{"127.0.0.1"},
+	"member.multiuser.admin_password": "admin",
+	"member.multiuser.user_password":  "neko",
+	"runtime.app":                     "sleep 86400",
+	"desktop.screen":                  "1280x720@30",
+}
+
+// Start runs a stack with Defaults overridden by opts; it stops at cleanup.
+func Start(t TB, opts map[string]any) *Stack {
+	t.Helper()
+	// xgb prints connection chatter through a package logger.
+	xgb.Logger = stdlog.New(io.Discard, "", 0)
+	v := viper.New()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	if err := config.RegisterFlags(fs, v); err != nil {
+		t.Fatalf("register flags: %v", err)
+	}
+	for k, val := range Defaults {
+		v.Set(k, val)
+	}
+	for k, val := range opts {
+		v.Set(k, val)
+	}
+	cfg, err := config.Load(v)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	level := slog.LevelWarn
+	if os.Getenv("NEKO_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Stack{cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan app.Info, 1)
+	go func() {
+		s.done <- app.Run(ctx, app.Options{Config: cfg, Client: web.Dist(), Logger: log, Ready: func(i app.Info) { ready <- i }})
+	}()
+	select {
+	case info := <-ready:
+		s.URL, s.Display = info.URL, info.Display
+	case err := <-s.done:
+		cancel()
+		t.Fatalf("stack did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("stack did not start within 60s")
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Stop stops the stack and waits for it (and its processes) to end.
+func (s *Stack) Stop() {
+	s.cancel()
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		fmt.Fprintln(os.Stderr, "stack: did not stop within 30s")
+	}
+}
