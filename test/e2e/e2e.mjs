@@ -78,7 +78,11 @@ function parseRgb(text) {
   return parts
 }
 
-/** Run `fn` as a named step with a deadline; records `<name>_ms`. */
+/**
+ * Run `fn(deadline)` as a named step. `fn` polls against `deadline` and
+ * reports what it waited for; the hard timeout (a little later) only catches
+ * steps that hang somewhere else.
+ */
 async function step(name, timeoutMs, fn) {
   currentStep = name
   log(`${name}: start (timeout ${timeoutMs} ms)`)
@@ -87,7 +91,7 @@ async function step(name, timeoutMs, fn) {
   const deadline = new Promise((_, reject) => {
     timer = setTimeout(
       () => reject(new E2EError(`${name}: timed out after ${timeoutMs} ms`)),
-      timeoutMs,
+      timeoutMs + 3_000,
     )
   })
   try {
@@ -107,10 +111,11 @@ async function poll(deadline, probe, describeFailure, interval = 100) {
       last = await probe()
       if (last) return last
     } catch (err) {
+      if (err instanceof E2EError) throw err // a definite failure, not "not yet"
       last = err
     }
     if (performance.now() >= deadline) {
-      fail(typeof describeFailure === 'function' ? describeFailure(last) : describeFailure)
+      fail(typeof describeFailure === 'function' ? await describeFailure(last) : describeFailure)
     }
     await sleep(interval)
   }

@@ -36,11 +36,17 @@ type Client struct {
 	closed chan struct{}
 }
 
+// NewClient returns a client that will use token without logging in.
+func NewClient(base, token string) *Client {
+	jar, _ := cookiejar.New(nil)
+	return &Client{Base: strings.TrimSuffix(base, "/") + "/", HTTP: &http.Client{Jar: jar, Timeout: 10 * time.Second},
+		Token: token, subs: map[types.Event][]chan json.RawMessage{}, closed: make(chan struct{})}
+}
+
 // Login logs in and returns a client without a WebSocket yet.
 func Login(ctx context.Context, base, username, password string) (*Client, error) {
-	jar, _ := cookiejar.New(nil)
-	c := &Client{Base: strings.TrimSuffix(base, "/") + "/", HTTP: &http.Client{Jar: jar, Timeout: 10 * time.Second},
-		subs: map[types.Event][]chan json.RawMessage{}, closed: make(chan struct{})}
+	c := NewClient(base, "")
+	jar := c.HTTP.Jar
 	body, _ := json.Marshal(types.LoginRequest{Username: username, Password: password})
 	var resp types.LoginResponse
 	status, err := c.Do(ctx, http.MethodPost, "api/login", body, &resp)

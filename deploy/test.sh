@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing (system packages, Go
+# modules, npm packages), builds the web client, then vet, gofmt, the Go
+# tests with the race detector (unit, integration against a real Xorg,
+# PulseAudio and GStreamer, and end-to-end with headless Chromium) and the
+# web client's unit tests and format check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+./deploy/install.sh --no-build
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "web client: build"
+(cd web && npm run build)
+
+step "go vet + gofmt"
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [[ -n $unformatted ]]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+
+step "web client: unit tests + format"
+(cd web && npm test && npm run format:check)
+
+step "go test -race (unit, integration, end-to-end)"
+go test -race -count=1 -timeout 20m ./...
+
+step "fuzz: data-channel decoder (short)"
+go test ./internal/webrtc/payload -run '^$' -fuzz FuzzDecode -fuzztime 10s
+
+echo
+echo "all tests passed"
