@@ -51,6 +51,9 @@ var Defaults = map[string]any{
 // Start runs a stack with Defaults overridden by opts; it stops at cleanup.
 func Start(t TB, opts map[string]any) *Stack {
 	t.Helper()
+	// Always the embedded desktop: a DISPLAY of the machine running the
+	// tests must not leak in.
+	os.Unsetenv("DISPLAY")
 	// xgb prints connection chatter through a package logger.
 	xgb.Logger = stdlog.New(io.Discard, "", 0)
 	v := viper.New()
