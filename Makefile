@@ -41,6 +41,9 @@ fmt:
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./internal/webrtc/payload -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/websocket -run '^$$' -fuzz FuzzDispatch -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseScreen -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzICEServers -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) run ./bench

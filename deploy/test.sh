@@ -29,8 +29,8 @@ step "web client: unit tests + format"
 step "go test -race (unit, integration, end-to-end)"
 go test -race -count=1 -timeout 20m ./...
 
-step "fuzz: data-channel decoder (short)"
-go test ./internal/webrtc/payload -run '^$' -fuzz FuzzDecode -fuzztime 10s
+step "fuzz: client-input parsers (short runs; make fuzz FUZZTIME=5m for longer)"
+make fuzz FUZZTIME=8s
 
 echo
 echo "all tests passed"

@@ -44,8 +44,11 @@ func (c *conn) Send(raw []byte) {
 	case <-c.done:
 	case c.out <- raw:
 	default:
+		// The writer is stuck behind a client that does not read; no
+		// goodbye could get through, so drop the socket at once.
 		c.log.Warn("websocket send queue full, disconnecting slow client")
-		c.Close("connection too slow")
+		c.Close("")
+		_ = c.ws.CloseNow()
 	}
 }
 

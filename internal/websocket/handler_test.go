@@ -1,0 +1,206 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/neko-webrtc/neko/internal/session"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+func newTestServer(t *testing.T) (*httptest.Server, *session.Manager) {
+	t.Helper()
+	sessions := session.New(session.Options{Settings: types.Settings{HeartbeatInterval: 10, MercifulReconnect: true}})
+	ctx, cancel := context.WithCancel(context.Background())
+	h := New(ctx, Options{Sessions: sessions, Screen: func() types.ScreenSize { return types.ScreenSize{Width: 1280, Height: 720, Rate: 30} }})
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { cancel(); srv.Close() })
+	return srv, sessions
+}
+
+func newSession(t *testing.T, m *session.Manager, id string) *session.Session {
+	t.Helper()
+	s, err := m.Create(id, types.MemberProfile{Name: id, CanConnect: true, CanWatch: true, CanHost: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func dial(t *testing.T, srv *httptest.Server, token string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/?token="+token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(1 << 22)
+	t.Cleanup(func() { ws.CloseNow() })
+	return ws
+}
+
+func readEvent(t *testing.T, ws *websocket.Conn, want types.Event, timeout time.Duration) json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		var m types.Message
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Event == want {
+			return m.Payload
+		}
+	}
+}
+
+func TestInitAndRefusal(t *testing.T) {
+	srv, sessions := newTestServer(t)
+	s := newSession(t, sessions, "a")
+	ws := dial(t, srv, s.Token())
+	var init types.SystemInit
+	if err := json.Unmarshal(readEvent(t, ws, types.EventSystemInit, 5*time.Second), &init); err != nil {
+		t.Fatal(err)
+	}
+	if init.SessionID != "a" || init.ScreenSize.Width != 1280 || init.Settings.HeartbeatInterval != 10 || init.Sessions["a"].ID != "a" {
+		t.Fatalf("system/init = %+v", init)
+	}
+	if !s.IsConnected() {
+		t.Fatal("session not marked connected")
+	}
+
+	bad := dial(t, srv, "wrong")
+	raw := readEvent(t, bad, types.EventSystemDisconnect, 5*time.Second)
+	if !strings.Contains(string(raw), "message") {
+		t.Fatalf("system/disconnect payload %s", raw)
+	}
+}
+
+func TestMercifulReconnectReplacesOldConnection(t *testing.T) {
+	srv, sessions := newTestServer(t)
+	s := newSession(t, sessions, "a")
+	first := dial(t, srv, s.Token())
+	readEvent(t, first, types.EventSystemInit, 5*time.Second)
+	second := dial(t, srv, s.Token())
+	readEvent(t, second, types.EventSystemInit, 5*time.Second)
+	readEvent(t, first, types.EventSystemDisconnect, 5*time.Second)
+	if !s.IsConnected() {
+		t.Fatal("session must stay connected through the replacement")
+	}
+}
+
+// TestSlowClientDoesNotStallOthers: the reference blocks every broadcast
+// behind a client that stops reading. Here the stuck client is cut off
+// and the others keep receiving at once.
+func TestSlowClientDoesNotStallOthers(t *testing.T) {
+	srv, sessions := newTestServer(t)
+	stuck := newSession(t, sessions, "stuck")
+	good := newSession(t, sessions, "good")
+
+	// A raw client that completes the handshake and then never reads.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	fmt.Fprintf(conn, "GET /?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", stuck.Token())
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+
+	ws := dial(t, srv, good.Token())
+	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx := context.Background()
+		for {
+			if _, _, err := ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+
+	// Far more than the stuck client's queue and socket buffers hold.
+	big := strings.Repeat("x", 16<<10)
+	start := time.Now()
+	for i := 0; i < 3000; i++ {
+		sessions.Broadcast("test/flood", big, nil)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("broadcasting took %v: a slow client blocks senders", d)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for stuck.IsConnected() {
+		if time.Now().After(deadline) {
+			t.Fatal("stuck client was never disconnected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !good.IsConnected() {
+		t.Fatal("the reading client was disconnected")
+	}
+}
+
+func TestHandlerSurvivesGarbage(t *testing.T) {
+	srv, sessions := newTestServer(t)
+	s := newSession(t, sessions, "a")
+	ws := dial(t, srv, s.Token())
+	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
+	ctx := context.Background()
+	for _, g := range []string{"", "x", "{", `{"event":null}`, `{"event":"control/keydown","payload":{"keysym":"a"}}`,
+		`{"event":"control/touchbegin","payload":null}`, `{"event":"signal/request","payload":[1,2]}`} {
+		if err := ws.Write(ctx, websocket.MessageText, []byte(g)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = ws.Write(ctx, websocket.MessageBinary, []byte{1, 2, 3})
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"event":"control/request"}`)); err != nil {
+		t.Fatal(err)
+	}
+	readEvent(t, ws, types.EventControlHost, 5*time.Second)
+}
+
+func FuzzDispatch(f *testing.F) {
+	for _, seed := range []string{`{"event":"control/move","payload":{"x":1,"y":2}}`, `{"event":"control/scroll","payload":{"delta_y":-1}}`,
+		`{"event":"signal/candidate","payload":{"candidate":"x"}}`, `{"event":"system/logs","payload":[{"message":"m"}]}`, `null`} {
+		f.Add([]byte(seed))
+	}
+	sessions := session.New(session.Options{Settings: types.Settings{ImplicitHosting: true}})
+	h := New(context.Background(), Options{Sessions: sessions, Desktop: nopDesktop{}})
+	s, _ := sessions.Create("f", types.MemberProfile{CanHost: true, CanWatch: true})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h.dispatch(s, data, h.log)
+	})
+}
+
+type nopDesktop struct{}
+
+func (nopDesktop) Move(x, y int) error                { return nil }
+func (nopDesktop) Scroll(dx, dy int, ctrl bool) error { return nil }
+func (nopDesktop) ButtonDown(uint32) error            { return nil }
+func (nopDesktop) ButtonUp(uint32) error              { return nil }
+func (nopDesktop) ButtonPress(uint32) error           { return nil }
+func (nopDesktop) KeyDown(uint32) error               { return nil }
+func (nopDesktop) KeyUp(uint32) error                 { return nil }
+func (nopDesktop) KeyPress(uint32) error              { return nil }
