@@ -42,7 +42,8 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, log *slog.Logger) (*networ
 	if includeLoopback {
 		se.SetIncludeLoopbackCandidate(true)
 	}
-	if len(loopback) > 0 && len(public) == 0 {
+	loopbackOnly := len(loopback) > 0 && len(public) == 0
+	if loopbackOnly {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
 	if len(public) > 0 {
@@ -62,6 +63,12 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, log *slog.Logger) (*networ
 		if includeLoopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 		}
+		// The mux gathers its own addresses; the engine's filter does not
+		// reach it.
+		if loopbackOnly {
+			opts = append(opts, ice.UDPMuxFromPortWithIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }))
+		}
+		opts = append(opts, ice.UDPMuxFromPortWithLogger(se.LoggerFactory.NewLogger("udpmux")))
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPMux, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("webrtc: webrtc.udpmux %d: %w", cfg.UDPMux, err)
