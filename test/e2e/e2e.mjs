@@ -188,6 +188,54 @@ async function remoteInputGeometry(remotePage, selector) {
   }
 }
 
+/**
+ * Start recording the input events the remote page receives, so that a
+ * failure can say whether clicks / keys arrived at all.
+ */
+async function recordRemoteEvents(remotePage) {
+  await remotePage
+    .evaluate(() => {
+      if (window.__e2e) {
+        window.__e2e.events.length = 0
+        window.__e2e.moves = 0
+        return
+      }
+      const rec = (window.__e2e = { events: [], moves: 0 })
+      window.addEventListener('mousemove', () => rec.moves++, true)
+      const types = ['mousedown', 'mouseup', 'click', 'focusin', 'keydown', 'keyup', 'input']
+      for (const type of types) {
+        window.addEventListener(
+          type,
+          (e) => {
+            if (rec.events.length >= 100) return
+            const t = e.target
+            const target = t?.tagName
+              ? t.tagName.toLowerCase() + (t.id ? `#${t.id}` : '')
+              : 'window'
+            const where = 'clientX' in e ? `@${e.clientX},${e.clientY}` : ''
+            const key = 'key' in e ? `:${e.key}` : ''
+            rec.events.push(`${type}${where}${key}(${target})`)
+          },
+          true,
+        )
+      }
+    })
+    .catch((err) => log('cannot record remote events:', err.message))
+}
+
+/** What the remote page received since recordRemoteEvents(). */
+async function remoteEventSummary(remotePage) {
+  return remotePage
+    .evaluate(() => {
+      const rec = window.__e2e ?? { events: [], moves: 0 }
+      return (
+        `remote page received ${rec.moves} mousemove(s) and: ` +
+        `${rec.events.join(' ') || 'nothing else'}; document.hasFocus()=${document.hasFocus()}`
+      )
+    })
+    .catch((err) => `remote events unavailable (${err.message})`)
+}
+
 /* ------------------------------------------------------------------ */
 /* local page (the neko web client)                                    */
 /* ------------------------------------------------------------------ */
@@ -429,6 +477,7 @@ async function main() {
       log(`remote input not empty (${JSON.stringify(value)}); clearing it`)
       await remotePage.$eval(selector, (el) => (el.value = ''))
     }
+    await recordRemoteEvents(remotePage)
     for (let attempt = 1; attempt <= 2; attempt++) {
       const g = await videoGeometry(page)
       const target = remoteToLocal(remote.center.x, remote.center.y, g)
@@ -443,13 +492,17 @@ async function main() {
           () => remotePage.$eval(selector, (el) => el === document.activeElement),
           'remote input not focused',
         )
+        log(await remoteEventSummary(remotePage))
         return
       } catch (err) {
         if (attempt === 2) {
           const active = await remotePage
             .evaluate(() => document.activeElement?.outerHTML.slice(0, 120))
             .catch(() => '?')
-          fail(`the remote input did not get focus after clicking it (active: ${active})`)
+          fail(
+            `the remote input did not get focus after clicking it (active: ${active}); ` +
+              (await remoteEventSummary(remotePage)),
+          )
         }
         log(`${err.message}; clicking again`)
       }
@@ -462,6 +515,7 @@ async function main() {
       () => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName,
     )
     if (focused !== 'overlay') fail(`the overlay does not have keyboard focus (${focused} has)`)
+    await recordRemoteEvents(remotePage)
     await page.keyboard.type(TYPED_TEXT, { delay: 40 })
     let value
     await poll(
@@ -470,8 +524,9 @@ async function main() {
         value = await remotePage.$eval(selector, (el) => el.value)
         return value === TYPED_TEXT
       },
-      () =>
-        `remote input value is ${JSON.stringify(value)}, expected ${JSON.stringify(TYPED_TEXT)}`,
+      async () =>
+        `remote input value is ${JSON.stringify(value)}, expected ${JSON.stringify(TYPED_TEXT)}; ` +
+        (await remoteEventSummary(remotePage)),
       100,
     )
     timings.typed_ms = ms(typedStart)

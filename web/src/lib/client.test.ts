@@ -1,0 +1,253 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { ApiClient, type StorageLike } from './api'
+import { NekoClient, type DisconnectInfo } from './client'
+import { silentLogger } from './log'
+import type { MemberProfile, SystemInitPayload } from './protocol'
+import { FakeMediaStream, FakePeerConnection, FakeWebSocket, flushPromises } from './test-fakes'
+
+const profile = (name: string, can_host = true): MemberProfile => ({
+  name,
+  is_admin: false,
+  can_login: true,
+  can_connect: true,
+  can_watch: true,
+  can_host,
+  can_share_media: false,
+  can_access_clipboard: false,
+  sends_inactive_cursor: false,
+  can_see_inactive_cursors: false,
+})
+
+const state = { is_connected: true, is_watching: false }
+
+function init(overrides: Partial<SystemInitPayload> = {}): SystemInitPayload {
+  return {
+    session_id: 'me',
+    control_host: { has_host: true, host_id: 'bob' },
+    screen_size: { width: 1920, height: 1080, rate: 30 },
+    sessions: {
+      me: { id: 'me', profile: profile('alice'), state },
+      bob: { id: 'bob', profile: profile('bob'), state },
+    },
+    settings: {
+      private_mode: false,
+      locked_logins: false,
+      locked_controls: false,
+      control_protection: false,
+      implicit_hosting: false,
+      inactive_cursors: false,
+      merciful_reconnect: false,
+      heartbeat_interval: 0,
+    },
+    webrtc: { videos: ['hd'] },
+    ...overrides,
+  }
+}
+
+function memory(): StorageLike {
+  const m = new Map<string, string>()
+  return {
+    getItem: (k) => m.get(k) ?? null,
+    setItem: (k, v) => void m.set(k, v),
+    removeItem: (k) => void m.delete(k),
+  }
+}
+
+function setup(whoami: () => Promise<Response> = async () => new Response('{}')) {
+  const api = new ApiClient({ base: '/', fetch: () => whoami(), storage: memory() })
+  const client = new NekoClient({
+    location: { protocol: 'http:', host: 'example:8080', pathname: '/' },
+    api,
+    createWebSocket: (url) => new FakeWebSocket(url),
+    createPeerConnection: (config) => new FakePeerConnection(config),
+    createMediaStream: () => new FakeMediaStream(),
+    inputScheduler: (fn) => fn(),
+    signalRetryMs: 500,
+    logger: silentLogger,
+  })
+  return { client, api }
+}
+
+function connect(client: NekoClient, payload = init()): FakeWebSocket {
+  client.connect()
+  const ws = FakeWebSocket.last
+  ws.open()
+  ws.receive('system/init', payload)
+  return ws
+}
+
+beforeEach(() => {
+  vi.useFakeTimers()
+  FakeWebSocket.reset()
+  FakePeerConnection.reset()
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('NekoClient', () => {
+  it('connects to api/ws and requests a video stream after system/init', () => {
+    const { client } = setup()
+    const ws = connect(client)
+    expect(ws.url).toBe('ws://example:8080/api/ws')
+    expect(client.status).toBe('connected')
+    expect(ws.events()).toEqual(['signal/request'])
+    expect(client.sessions.size).toBe(2)
+    expect(client.hostId).toBe('bob')
+    expect(client.isHost).toBe(false)
+    expect(client.sessionName(client.hostId)).toBe('bob')
+    expect(client.screenSize).toEqual({ width: 1920, height: 1080, rate: 30 })
+  })
+
+  it('runs the offer/answer exchange with buffered candidates', async () => {
+    const { client } = setup()
+    const ws = connect(client)
+    const streams: unknown[] = []
+    client.events.on('stream', (s) => streams.push(s))
+    ws.receive('signal/candidate', {
+      candidate: 'candidate:1 1 udp 1 10.0.0.1 5000 typ host',
+      sdpMid: '0',
+      sdpMLineIndex: 0,
+      usernameFragment: 'u',
+    })
+    ws.receive('signal/provide', {
+      sdp: 'OFFER',
+      iceservers: [{ urls: ['stun:x'] }],
+      video: { disabled: false, id: 'hd', video: 'hd', auto: false },
+      audio: { disabled: false },
+    })
+    await flushPromises(20)
+    const pc = FakePeerConnection.last
+    expect(pc.candidates).toHaveLength(1)
+    expect(ws.messages.at(-1)).toEqual({
+      event: 'signal/answer',
+      payload: { sdp: 'answer-to:OFFER' },
+    })
+
+    pc.emitCandidate({ candidate: 'candidate:2 1 udp 1 10.0.0.2 6000 typ host', sdpMid: '0' })
+    expect(ws.messages.at(-1)?.event).toBe('signal/candidate')
+
+    pc.emitTrack('video')
+    pc.emitTrack('audio')
+    expect(streams).toHaveLength(2)
+    expect((streams[1] as FakeMediaStream).getTracks()).toHaveLength(2)
+
+    ws.receive('signal/video', { disabled: false, id: 'hd', video: 'hd' })
+    ws.receive('signal/audio', { disabled: false })
+    ws.receive('signal/restart', { sdp: 'RESTART' })
+    await flushPromises(20)
+    expect(ws.messages.at(-1)).toEqual({
+      event: 'signal/answer',
+      payload: { sdp: 'answer-to:RESTART' },
+    })
+  })
+
+  it('re-requests the stream after signal/close', async () => {
+    const { client } = setup()
+    const ws = connect(client)
+    ws.receive('signal/provide', {
+      sdp: 'OFFER',
+      iceservers: [],
+      video: { disabled: false },
+      audio: { disabled: false },
+    })
+    await flushPromises(20)
+    const pc = FakePeerConnection.last
+    ws.receive('signal/close', null)
+    expect(pc.closed).toBe(true)
+    const before = ws.events().filter((e) => e === 'signal/request').length
+    vi.advanceTimersByTime(500)
+    expect(ws.events().filter((e) => e === 'signal/request').length).toBe(before + 1)
+  })
+
+  it('tracks the host and sends input only while hosting', () => {
+    const { client } = setup()
+    const ws = connect(client)
+    const hosts: boolean[] = []
+    client.events.on('host', (h) => hosts.push(h.isHost))
+
+    client.input.move({ x: 1, y: 2 }) // bob hosts → dropped
+    client.requestControl()
+    ws.receive('control/host', { id: 'me', has_host: true, host_id: 'me' })
+    expect(client.isHost).toBe(true)
+    client.input.move({ x: 3, y: 4 })
+    client.input.keyDown({ key: 'a', code: 'KeyA' })
+    client.releaseControl()
+    ws.receive('control/host', { id: 'me', has_host: false })
+    expect(client.hostId).toBeNull()
+
+    expect(ws.messages.slice(1)).toEqual([
+      { event: 'control/request' },
+      { event: 'control/move', payload: { x: 3, y: 4 } },
+      { event: 'control/keydown', payload: { keysym: 0x61 } },
+      { event: 'control/keyup', payload: { keysym: 0x61 } },
+      { event: 'control/release' },
+    ])
+    expect(hosts).toEqual([true, false])
+  })
+
+  it('updates sessions, profiles and screen size', () => {
+    const { client } = setup()
+    const ws = connect(client)
+    ws.receive('session/created', { id: 'carol', profile: profile('carol'), state })
+    ws.receive('session/profile', { id: 'carol', ...profile('caroline') })
+    ws.receive('session/state', { id: 'carol', is_connected: false, is_watching: false })
+    ws.receive('session/deleted', { id: 'bob' })
+    ws.receive('screen/updated', { id: 'bob', width: 1280, height: 720, rate: 60 })
+    expect([...client.sessions.keys()]).toEqual(['me', 'carol'])
+    expect(client.sessions.get('carol')?.profile.name).toBe('caroline')
+    expect(client.sessions.get('carol')?.state.is_connected).toBe(false)
+    expect(client.screenSize).toEqual({ width: 1280, height: 720, rate: 60 })
+  })
+
+  it('emits control requests with the requester name', () => {
+    const { client } = setup()
+    const ws = connect(client)
+    const requests: unknown[] = []
+    client.events.on('controlRequest', (r) => requests.push(r))
+    ws.receive('control/request', { id: 'bob' })
+    expect(requests).toEqual([{ id: 'bob', name: 'bob' }])
+  })
+
+  it('stops on system/disconnect and reports the message', async () => {
+    const { client } = setup()
+    const ws = connect(client)
+    const infos: DisconnectInfo[] = []
+    client.events.on('disconnected', (d) => infos.push(d))
+    ws.receive('system/disconnect', { message: 'kicked' })
+    ws.serverClose(1000)
+    await flushPromises()
+    vi.advanceTimersByTime(60000)
+    expect(infos).toEqual([{ message: 'kicked', auth: true }])
+    expect(client.status).toBe('disconnected')
+    expect(FakeWebSocket.instances).toHaveLength(1)
+  })
+
+  it('gives up when the socket fails and whoami says 401', async () => {
+    const { client } = setup(async () => new Response('{"message":"no"}', { status: 401 }))
+    const infos: DisconnectInfo[] = []
+    client.events.on('disconnected', (d) => infos.push(d))
+    client.connect()
+    FakeWebSocket.last.serverClose(1006)
+    await flushPromises(20)
+    expect(infos).toHaveLength(1)
+    expect(infos[0].auth).toBe(true)
+    expect(client.status).toBe('disconnected')
+    vi.advanceTimersByTime(60000)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+  })
+
+  it('keeps retrying when the session is still valid', async () => {
+    const { client } = setup()
+    const statuses: string[] = []
+    client.events.on('status', (s) => statuses.push(s))
+    const ws = connect(client)
+    ws.serverClose(1006)
+    await flushPromises(20)
+    expect(client.status).toBe('reconnecting')
+    vi.advanceTimersByTime(20000)
+    expect(FakeWebSocket.instances.length).toBeGreaterThan(1)
+    expect(statuses.slice(0, 3)).toEqual(['connecting', 'connected', 'reconnecting'])
+  })
+})

@@ -1,0 +1,357 @@
+// NekoClient: ties the REST API, the WebSocket connection, WebRTC signalling
+// and host input together and keeps the room state. UIs subscribe to its
+// typed `events`.
+
+import { ApiClient, basePath, webSocketUrl, type FetchLike, type StorageLike } from './api'
+import { Connection, type ConnectionStatus, type WebSocketFactory } from './connection'
+import { Emitter } from './emitter'
+import { HostInput, type ControlSender, type Scheduler } from './input'
+import { consoleLogger, type Logger } from './log'
+import {
+  CONTROL_HOST,
+  CONTROL_RELEASE,
+  CONTROL_REQUEST,
+  SCREEN_UPDATED,
+  SESSION_CREATED,
+  SESSION_DELETED,
+  SESSION_PROFILE,
+  SESSION_STATE,
+  SIGNAL_AUDIO,
+  SIGNAL_CANDIDATE,
+  SIGNAL_CLOSE,
+  SIGNAL_OFFER,
+  SIGNAL_PROVIDE,
+  SIGNAL_RESTART,
+  SIGNAL_VIDEO,
+  SYSTEM_DISCONNECT,
+  SYSTEM_INIT,
+  type ControlHost,
+  type MemberProfile,
+  type ScreenSize,
+  type SessionInfo,
+  type Settings,
+  type SystemInitPayload,
+} from './protocol'
+import {
+  Signaling,
+  type MediaStreamLike,
+  type PeerConnectionFactory,
+  type PeerState,
+} from './signaling'
+
+export interface ControlRequestNotice {
+  id: string
+  name: string
+}
+
+export interface DisconnectInfo {
+  message: string
+  /** True when the session is gone and the user has to log in again. */
+  auth: boolean
+}
+
+export interface NekoClientEvents {
+  status: ConnectionStatus
+  init: SystemInitPayload
+  sessions: ReadonlyMap<string, SessionInfo>
+  /** The host changed (`hostId` null = nobody). */
+  host: { hostId: string | null; isHost: boolean }
+  screen: ScreenSize
+  stream: MediaStreamLike
+  peer: PeerState
+  controlRequest: ControlRequestNotice
+  /** Terminal disconnect: no reconnect will be attempted. */
+  disconnected: DisconnectInfo
+}
+
+export interface PageLocation {
+  protocol: string
+  host: string
+  pathname: string
+}
+
+export interface NekoClientOptions {
+  location?: PageLocation
+  api?: ApiClient
+  fetch?: FetchLike
+  storage?: StorageLike
+  createWebSocket?: WebSocketFactory
+  createPeerConnection?: PeerConnectionFactory
+  createMediaStream?: () => MediaStreamLike
+  inputScheduler?: Scheduler
+  /** Delay before asking for a new peer after `signal/close` or a failure. */
+  signalRetryMs?: number
+  logger?: Logger
+}
+
+export class NekoClient {
+  readonly events = new Emitter<NekoClientEvents>()
+  readonly api: ApiClient
+  readonly connection: Connection
+  readonly signaling: Signaling
+  readonly input: HostInput
+
+  sessionId: string | null = null
+  readonly sessions = new Map<string, SessionInfo>()
+  hostId: string | null = null
+  screenSize: ScreenSize = { width: 1280, height: 720, rate: 30 }
+  settings: Settings | null = null
+  videos: string[] = []
+  stream: MediaStreamLike | null = null
+
+  private readonly log: Logger
+  private readonly signalRetryMs: number
+  private signalRetryTimer: ReturnType<typeof setTimeout> | null = null
+  private disconnectNotified = false
+
+  constructor(options: NekoClientOptions = {}) {
+    this.log = options.logger ?? consoleLogger
+    this.signalRetryMs = options.signalRetryMs ?? 1000
+    const location: PageLocation = options.location ?? globalThis.location
+    this.api =
+      options.api ??
+      new ApiClient({
+        base: basePath(location.pathname),
+        fetch: options.fetch,
+        storage: options.storage,
+      })
+
+    this.connection = new Connection({
+      url: () => webSocketUrl(location, this.api.token),
+      createWebSocket: options.createWebSocket,
+      logger: this.log,
+      shouldReconnect: (info) => this.shouldReconnect(info.initialized),
+    })
+
+    this.signaling = new Signaling({
+      send: (event, payload) => {
+        this.connection.send(event, payload)
+      },
+      createPeerConnection: options.createPeerConnection,
+      createMediaStream: options.createMediaStream,
+      logger: this.log,
+    })
+
+    const sendControl: ControlSender = (event, payload) => {
+      if (this.isHost) this.connection.send(event, payload)
+    }
+    this.input = new HostInput(sendControl, { schedule: options.inputScheduler })
+
+    this.wire()
+  }
+
+  /* ------------------------------ state ------------------------------ */
+
+  get status(): ConnectionStatus {
+    return this.connection.status
+  }
+
+  get isHost(): boolean {
+    return this.sessionId !== null && this.hostId === this.sessionId
+  }
+
+  get me(): SessionInfo | null {
+    return this.sessionId ? (this.sessions.get(this.sessionId) ?? null) : null
+  }
+
+  get profile(): MemberProfile | null {
+    return this.me?.profile ?? null
+  }
+
+  get canHost(): boolean {
+    return this.profile?.can_host ?? false
+  }
+
+  sessionName(id: string | null | undefined): string {
+    if (!id) return ''
+    return this.sessions.get(id)?.profile.name || id
+  }
+
+  /* ----------------------------- actions ----------------------------- */
+
+  connect(): void {
+    this.disconnectNotified = false
+    this.connection.connect()
+  }
+
+  disconnect(): void {
+    this.clearSignalRetry()
+    this.connection.disconnect()
+    this.signaling.close()
+    this.input.reset()
+  }
+
+  async logout(): Promise<void> {
+    this.disconnect()
+    await this.api.logout()
+  }
+
+  requestControl(): void {
+    this.connection.send(CONTROL_REQUEST, null)
+  }
+
+  releaseControl(): void {
+    this.input.releaseAll()
+    this.connection.send(CONTROL_RELEASE, null)
+  }
+
+  toggleControl(): void {
+    if (this.isHost) this.releaseControl()
+    else this.requestControl()
+  }
+
+  giveControl(sessionId: string): Promise<void> {
+    return this.api.giveControl(sessionId)
+  }
+
+  /* ----------------------------- wiring ------------------------------ */
+
+  private wire(): void {
+    const conn = this.connection
+
+    conn.lifecycle.on('status', (status) => {
+      if (status !== 'connected') {
+        // the peer belongs to the socket session; a new one is requested
+        // after the next system/init
+        this.clearSignalRetry()
+        if (this.signaling.state !== 'idle') this.signaling.close()
+        this.input.reset()
+      }
+      this.events.emit('status', status)
+    })
+
+    conn.on(SYSTEM_INIT, (p) => this.handleInit(p))
+
+    conn.on(SYSTEM_DISCONNECT, (p) => {
+      const message = p.message || 'Disconnected by the server'
+      this.log.debug('system/disconnect', message)
+      this.disconnect()
+      this.notifyDisconnected({ message, auth: true })
+    })
+
+    conn.on(SESSION_CREATED, (p) => {
+      this.sessions.set(p.id, { id: p.id, profile: p.profile, state: p.state })
+      this.emitSessions()
+    })
+    conn.on(SESSION_DELETED, (p) => {
+      this.sessions.delete(p.id)
+      this.emitSessions()
+    })
+    conn.on(SESSION_STATE, (p) => {
+      const { id, ...state } = p
+      const s = this.sessions.get(id)
+      if (!s) return
+      this.sessions.set(id, { ...s, state: { ...s.state, ...state } })
+      this.emitSessions()
+    })
+    conn.on(SESSION_PROFILE, (p) => {
+      const { id, ...profile } = p
+      const s = this.sessions.get(id)
+      if (!s) return
+      this.sessions.set(id, { ...s, profile: { ...s.profile, ...profile } })
+      this.emitSessions()
+    })
+
+    conn.on(CONTROL_HOST, (p) => this.setHost(p))
+    conn.on(CONTROL_REQUEST, (p) => {
+      this.events.emit('controlRequest', { id: p.id, name: this.sessionName(p.id) })
+    })
+    conn.on(SCREEN_UPDATED, (p) => {
+      this.screenSize = { width: p.width, height: p.height, rate: p.rate }
+      this.events.emit('screen', this.screenSize)
+    })
+
+    conn.on(SIGNAL_PROVIDE, (p) => {
+      this.clearSignalRetry()
+      void this.signaling.handleProvide(p)
+    })
+    conn.on(SIGNAL_CANDIDATE, (p) => this.signaling.handleCandidate(p))
+    conn.on(SIGNAL_RESTART, (p) => void this.signaling.handleOffer(p.sdp))
+    conn.on(SIGNAL_OFFER, (p) => void this.signaling.handleOffer(p.sdp))
+    conn.on(SIGNAL_VIDEO, (p) => this.signaling.recordVideo(p))
+    conn.on(SIGNAL_AUDIO, (p) => this.signaling.recordAudio(p))
+    conn.on(SIGNAL_CLOSE, () => {
+      this.log.debug('signal/close: peer closed by the server')
+      this.signaling.close()
+      this.scheduleSignalRequest()
+    })
+
+    this.signaling.events.on('track', ({ stream }) => {
+      this.stream = stream
+      this.events.emit('stream', stream)
+    })
+    this.signaling.events.on('state', (state) => {
+      this.events.emit('peer', state)
+      if (state === 'failed') {
+        this.signaling.close()
+        this.scheduleSignalRequest()
+      }
+    })
+  }
+
+  private handleInit(p: SystemInitPayload): void {
+    this.sessionId = p.session_id
+    this.sessions.clear()
+    for (const [id, s] of Object.entries(p.sessions ?? {})) {
+      this.sessions.set(id, { id, profile: s.profile, state: s.state })
+    }
+    this.settings = p.settings
+    this.videos = p.webrtc?.videos ?? []
+    if (p.screen_size) this.screenSize = { ...p.screen_size }
+    this.events.emit('init', p)
+    this.emitSessions()
+    this.events.emit('screen', this.screenSize)
+    this.setHost(p.control_host)
+
+    this.clearSignalRetry()
+    this.signaling.close()
+    this.signaling.request()
+  }
+
+  private setHost(p: ControlHost | null | undefined): void {
+    const wasHost = this.isHost
+    this.hostId = p && p.has_host && p.host_id ? p.host_id : null
+    if (wasHost && !this.isHost) this.input.reset()
+    this.events.emit('host', { hostId: this.hostId, isHost: this.isHost })
+  }
+
+  private emitSessions(): void {
+    this.events.emit('sessions', this.sessions)
+  }
+
+  private scheduleSignalRequest(): void {
+    this.clearSignalRetry()
+    this.signalRetryTimer = setTimeout(() => {
+      this.signalRetryTimer = null
+      if (this.connection.status === 'connected') this.signaling.request()
+    }, this.signalRetryMs)
+  }
+
+  private clearSignalRetry(): void {
+    if (this.signalRetryTimer) clearTimeout(this.signalRetryTimer)
+    this.signalRetryTimer = null
+  }
+
+  private notifyDisconnected(info: DisconnectInfo): void {
+    if (this.disconnectNotified) return
+    this.disconnectNotified = true
+    this.events.emit('disconnected', info)
+  }
+
+  /** Before the first system/init a failed socket may mean "not logged in". */
+  private async shouldReconnect(initialized: boolean): Promise<boolean> {
+    if (initialized) return true
+    try {
+      const session = await this.api.whoami()
+      if (session) return true
+    } catch (err) {
+      this.log.debug('whoami failed; server unreachable, retrying', err)
+      return true
+    }
+    this.notifyDisconnected({
+      message: 'Your session has expired. Please log in again.',
+      auth: true,
+    })
+    return false
+  }
+}

@@ -1,0 +1,11 @@
+// Framework-free neko client library.
+export * from './protocol'
+export * from './emitter'
+export * from './log'
+export * from './api'
+export * from './connection'
+export * from './signaling'
+export * from './keysyms'
+export * from './coords'
+export * from './input'
+export * from './client'

@@ -1,0 +1,305 @@
+// WebRTC signalling: the server sends the offer (`signal/provide`), the client
+// answers. ICE candidates that arrive before the remote description is set
+// are buffered and applied afterwards.
+
+import { Emitter } from './emitter'
+import { consoleLogger, type Logger } from './log'
+import {
+  SIGNAL_ANSWER,
+  SIGNAL_CANDIDATE,
+  SIGNAL_REQUEST,
+  type ClientEvent,
+  type ClientEventMap,
+  type IceCandidate,
+  type IceServer,
+  type SignalAudio,
+  type SignalProvidePayload,
+  type SignalVideo,
+} from './protocol'
+
+/** The subset of RTCPeerConnection used here (replaceable in tests). */
+export interface PeerConnectionLike {
+  readonly connectionState: string
+  onicecandidate: ((ev: { candidate: { toJSON(): RTCIceCandidateInit } | null }) => void) | null
+  ontrack: ((ev: { track: MediaStreamTrack }) => void) | null
+  onconnectionstatechange: ((ev: unknown) => void) | null
+  ondatachannel: ((ev: unknown) => void) | null
+  setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>
+  createAnswer(): Promise<RTCSessionDescriptionInit>
+  setLocalDescription(description: RTCSessionDescriptionInit): Promise<void>
+  addIceCandidate(candidate: RTCIceCandidateInit): Promise<void>
+  close(): void
+}
+
+export type PeerConnectionFactory = (config: RTCConfiguration) => PeerConnectionLike
+
+/** The subset of MediaStream used here. */
+export interface MediaStreamLike {
+  addTrack(track: MediaStreamTrack): void
+  removeTrack(track: MediaStreamTrack): void
+  getTracks(): MediaStreamTrack[]
+}
+
+export type PeerState = 'idle' | 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed'
+
+export interface SignalingEvents {
+  /** A track was added; `stream` holds all tracks of the current peer. */
+  track: { track: MediaStreamTrack; stream: MediaStreamLike }
+  state: PeerState
+  video: SignalVideo
+  audio: SignalAudio
+}
+
+export type SignalSender = <K extends ClientEvent>(event: K, payload: ClientEventMap[K]) => void
+
+export interface SignalingOptions {
+  send: SignalSender
+  createPeerConnection?: PeerConnectionFactory
+  createMediaStream?: () => MediaStreamLike
+  logger?: Logger
+}
+
+export function toRtcIceServers(servers: IceServer[] | null | undefined): RTCIceServer[] {
+  return (servers ?? [])
+    .filter((s) => s && s.urls && s.urls.length > 0)
+    .map((s) => {
+      const out: RTCIceServer = { urls: s.urls }
+      if (s.username) out.username = s.username
+      if (s.credential) out.credential = s.credential
+      return out
+    })
+}
+
+function toCandidateInit(c: IceCandidate): RTCIceCandidateInit {
+  const init: RTCIceCandidateInit = { candidate: c.candidate }
+  if (c.sdpMid !== undefined && c.sdpMid !== null) init.sdpMid = c.sdpMid
+  if (c.sdpMLineIndex !== undefined && c.sdpMLineIndex !== null) {
+    init.sdpMLineIndex = c.sdpMLineIndex
+  }
+  if (c.usernameFragment) init.usernameFragment = c.usernameFragment
+  // addIceCandidate rejects a candidate that has neither mid nor index
+  if (init.sdpMid === undefined && init.sdpMLineIndex === undefined) init.sdpMLineIndex = 0
+  return init
+}
+
+export class Signaling {
+  readonly events = new Emitter<SignalingEvents>()
+
+  private readonly options: SignalingOptions
+  private readonly log: Logger
+  private pc: PeerConnectionLike | null = null
+  private stream: MediaStreamLike | null = null
+  private remoteReady = false
+  private pending: IceCandidate[] = []
+  /** Offer/answer exchanges run one after the other. */
+  private queue: Promise<void> = Promise.resolve()
+  /** Bumped on every teardown so stale async work can bail out. */
+  private generation = 0
+  private _state: PeerState = 'idle'
+
+  video: SignalVideo | null = null
+  audio: SignalAudio | null = null
+
+  constructor(options: SignalingOptions) {
+    this.options = options
+    this.log = options.logger ?? consoleLogger
+  }
+
+  get state(): PeerState {
+    return this._state
+  }
+
+  get peer(): PeerConnectionLike | null {
+    return this.pc
+  }
+
+  /** Number of candidates waiting for the remote description. */
+  get pendingCandidates(): number {
+    return this.pending.length
+  }
+
+  /** Ask the server for a peer connection (it answers with `signal/provide`). */
+  request(): void {
+    this.options.send(SIGNAL_REQUEST, {
+      video: { disabled: false, selector: null, auto: false },
+      audio: { disabled: false },
+    })
+  }
+
+  /** `signal/provide`: the server's offer for a new peer connection. */
+  handleProvide(payload: SignalProvidePayload): Promise<void> {
+    this.teardownPeer(false)
+    const generation = this.generation
+    const pc = this.createPeer(payload.iceservers)
+    this.pc = pc
+    this.setState('new')
+    if (payload.video) this.recordVideo(payload.video)
+    if (payload.audio) this.recordAudio(payload.audio)
+    return this.enqueue(generation, async () => {
+      if (generation !== this.generation) return
+      await pc.setRemoteDescription({ type: 'offer', sdp: payload.sdp })
+      if (generation !== this.generation) return
+      this.remoteReady = true
+      await this.flushCandidates(pc, generation)
+      await this.answer(pc, generation)
+    })
+  }
+
+  /** `signal/restart` (ICE restart) or `signal/offer` (renegotiation). */
+  handleOffer(sdp: string): Promise<void> {
+    const pc = this.pc
+    if (!pc) {
+      this.log.debug('offer without a peer connection, ignored')
+      return Promise.resolve()
+    }
+    const generation = this.generation
+    return this.enqueue(generation, async () => {
+      if (generation !== this.generation) return
+      await pc.setRemoteDescription({ type: 'offer', sdp })
+      if (generation !== this.generation) return
+      this.remoteReady = true
+      await this.flushCandidates(pc, generation)
+      await this.answer(pc, generation)
+    })
+  }
+
+  /** `signal/candidate` from the server. */
+  handleCandidate(candidate: IceCandidate): void {
+    if (!candidate || typeof candidate.candidate !== 'string') return
+    const pc = this.pc
+    if (!pc || !this.remoteReady) {
+      this.pending.push(candidate)
+      return
+    }
+    this.addCandidate(pc, candidate)
+  }
+
+  recordVideo(video: SignalVideo): void {
+    this.video = video
+    this.events.emit('video', video)
+  }
+
+  recordAudio(audio: SignalAudio): void {
+    this.audio = audio
+    this.events.emit('audio', audio)
+  }
+
+  /** Tear the peer down (e.g. on `signal/close` or when the socket drops). */
+  close(): void {
+    this.teardownPeer(true)
+  }
+
+  private teardownPeer(dropPending: boolean): void {
+    this.generation++
+    this.remoteReady = false
+    if (dropPending) this.pending = []
+    const pc = this.pc
+    this.pc = null
+    this.stream = null
+    if (pc) {
+      pc.onicecandidate = null
+      pc.ontrack = null
+      pc.onconnectionstatechange = null
+      pc.ondatachannel = null
+      try {
+        pc.close()
+      } catch {
+        // ignore
+      }
+    }
+    this.setState('idle')
+  }
+
+  private createPeer(iceservers: IceServer[]): PeerConnectionLike {
+    const config: RTCConfiguration = { iceServers: toRtcIceServers(iceservers) }
+    const pc = this.options.createPeerConnection
+      ? this.options.createPeerConnection(config)
+      : (new RTCPeerConnection(config) as unknown as PeerConnectionLike)
+
+    pc.onicecandidate = (ev) => {
+      if (this.pc !== pc || !ev.candidate) return
+      const json = ev.candidate.toJSON()
+      if (!json.candidate) return // end-of-candidates marker
+      this.options.send(SIGNAL_CANDIDATE, {
+        candidate: json.candidate,
+        sdpMid: json.sdpMid ?? null,
+        sdpMLineIndex: json.sdpMLineIndex ?? null,
+        usernameFragment: json.usernameFragment ?? null,
+      })
+    }
+    pc.ontrack = (ev) => {
+      if (this.pc !== pc) return
+      const stream = this.ensureStream()
+      // keep one track per kind: a renegotiated track replaces the old one
+      for (const old of stream.getTracks()) {
+        if (old.kind === ev.track.kind && old !== ev.track) stream.removeTrack(old)
+      }
+      if (!stream.getTracks().includes(ev.track)) stream.addTrack(ev.track)
+      this.log.debug('track', ev.track.kind)
+      this.events.emit('track', { track: ev.track, stream })
+    }
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return
+      const s = pc.connectionState
+      if (s === 'new' || s === 'connecting' || s === 'connected' || s === 'disconnected') {
+        this.setState(s)
+      } else if (s === 'failed') {
+        this.setState('failed')
+      }
+    }
+    pc.ondatachannel = () => {
+      this.log.debug('data channel offered by the server, ignored')
+    }
+    return pc
+  }
+
+  private ensureStream(): MediaStreamLike {
+    if (!this.stream) {
+      this.stream = this.options.createMediaStream
+        ? this.options.createMediaStream()
+        : (new MediaStream() as MediaStreamLike)
+    }
+    return this.stream
+  }
+
+  private async answer(pc: PeerConnectionLike, generation: number): Promise<void> {
+    const answer = await pc.createAnswer()
+    if (generation !== this.generation) return
+    await pc.setLocalDescription(answer)
+    if (generation !== this.generation) return
+    this.options.send(SIGNAL_ANSWER, { sdp: answer.sdp ?? '' })
+  }
+
+  private async flushCandidates(pc: PeerConnectionLike, generation: number): Promise<void> {
+    const pending = this.pending
+    this.pending = []
+    for (const candidate of pending) {
+      if (generation !== this.generation) return
+      await this.addCandidate(pc, candidate)
+    }
+  }
+
+  private async addCandidate(pc: PeerConnectionLike, candidate: IceCandidate): Promise<void> {
+    try {
+      await pc.addIceCandidate(toCandidateInit(candidate))
+    } catch (err) {
+      this.log.debug('addIceCandidate failed', err)
+    }
+  }
+
+  private enqueue(generation: number, task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task).catch((err: unknown) => {
+      if (generation !== this.generation) return
+      this.log.warn('signalling failed', err)
+      this.setState('failed')
+    })
+    this.queue = run
+    return run
+  }
+
+  private setState(state: PeerState): void {
+    if (this._state === state) return
+    this._state = state
+    this.events.emit('state', state)
+  }
+}

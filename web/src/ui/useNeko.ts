@@ -1,0 +1,90 @@
+// Mirrors the lib's typed NekoClient events into Vue refs.
+
+import { computed, onBeforeUnmount, ref, shallowRef } from 'vue'
+import type {
+  ConnectionStatus,
+  ControlRequestNotice,
+  DisconnectInfo,
+  MediaStreamLike,
+  NekoClient,
+  PeerState,
+  ScreenSize,
+  SessionInfo,
+} from '../lib'
+
+export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInfo) => void) {
+  const status = ref<ConnectionStatus>(client.status)
+  const sessionId = ref<string | null>(client.sessionId)
+  const sessions = shallowRef<SessionInfo[]>([])
+  const hostId = ref<string | null>(client.hostId)
+  const isHost = ref(client.isHost)
+  const screen = ref<ScreenSize>({ ...client.screenSize })
+  const stream = shallowRef<MediaStreamLike | null>(null)
+  /** Bumped on every added track (the stream object stays the same). */
+  const streamVersion = ref(0)
+  const peer = ref<PeerState>('idle')
+  const requests = ref<ControlRequestNotice[]>([])
+
+  const me = computed(() => sessions.value.find((s) => s.id === sessionId.value) ?? null)
+  const canHost = computed(() => me.value?.profile.can_host ?? false)
+  const hostName = computed(() => {
+    if (!hostId.value) return ''
+    return sessions.value.find((s) => s.id === hostId.value)?.profile.name || 'Someone'
+  })
+  const members = computed(() =>
+    sessions.value
+      .filter((s) => s.state.is_connected || s.id === sessionId.value)
+      .sort((a, b) => a.profile.name.localeCompare(b.profile.name)),
+  )
+
+  const offs = [
+    client.events.on('status', (s) => (status.value = s)),
+    client.events.on('init', (p) => {
+      sessionId.value = p.session_id
+      requests.value = []
+    }),
+    client.events.on('sessions', (map) => (sessions.value = [...map.values()])),
+    client.events.on('host', (h) => {
+      hostId.value = h.hostId
+      isHost.value = h.isHost
+      if (!h.isHost) requests.value = []
+    }),
+    client.events.on('screen', (s) => (screen.value = { ...s })),
+    client.events.on('stream', (s) => {
+      stream.value = s
+      streamVersion.value++
+    }),
+    client.events.on('peer', (p) => {
+      peer.value = p
+      if (p === 'idle') stream.value = null
+    }),
+    client.events.on('controlRequest', (r) => {
+      requests.value = [...requests.value.filter((x) => x.id !== r.id), r]
+    }),
+    client.events.on('disconnected', (info) => onDisconnected(info)),
+  ]
+
+  onBeforeUnmount(() => offs.forEach((off) => off()))
+
+  function dismissRequest(id: string): void {
+    requests.value = requests.value.filter((r) => r.id !== id)
+  }
+
+  return {
+    status,
+    sessionId,
+    sessions,
+    members,
+    me,
+    canHost,
+    hostId,
+    hostName,
+    isHost,
+    screen,
+    stream,
+    streamVersion,
+    peer,
+    requests,
+    dismissRequest,
+  }
+}
