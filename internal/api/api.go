@@ -20,8 +20,12 @@ type Options struct {
 	Cookie   config.Cookie
 	// Proxy trusts X-Forwarded-Proto for deciding whether a request came
 	// over HTTPS.
-	Proxy  bool
-	Logger *slog.Logger
+	Proxy bool
+	// Desktop and Media serve the room endpoints that need the X display
+	// and the capture pipelines (room_desktop.go, room_media.go).
+	Desktop Desktop
+	Media   Media
+	Logger  *slog.Logger
 }
 
 // API holds the REST handlers.
@@ -48,10 +52,16 @@ func SessionFrom(ctx context.Context) *session.Session {
 }
 
 // Register adds every /api route to mux (paths without the server prefix).
+// Each resource registers its own routes from its own file.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("POST /api/login", a.public(a.login))
-	mux.Handle("POST /api/logout", a.auth(a.logout))
-	mux.Handle("GET /api/whoami", a.auth(a.whoami))
+	a.registerSession(mux)
+	a.registerSessions(mux)
+	a.registerRoom(mux)
+	a.registerControl(mux)
+	a.registerMembers(mux)
+	a.registerDesktop(mux)
+	a.registerMedia(mux)
+	a.registerBatch(mux)
 	mux.Handle("/api/", a.public(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError(http.StatusNotFound, "no such endpoint")
 	}))
@@ -67,13 +77,55 @@ func (a *API) public(fn handlerFunc) http.Handler {
 
 // auth runs fn only for a request with a valid session.
 func (a *API) auth(fn handlerFunc) http.Handler {
-	return a.public(func(w http.ResponseWriter, r *http.Request) error {
+	return a.public(a.authFunc(fn))
+}
+
+func (a *API) authFunc(fn handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		token := session.TokenFromRequest(r, a.opts.Cookie.Name)
 		s, ok := a.opts.Sessions.Authenticate(token)
 		if !ok {
 			return httpError(http.StatusUnauthorized, "invalid or missing credentials")
 		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
+	}
+}
+
+// Permission checks run before the handler looks anything up, so a caller
+// without the right gets 403 whatever the target (as the reference does).
+
+// admin runs fn only for admins.
+func (a *API) admin(fn handlerFunc) http.Handler {
+	return a.auth(func(w http.ResponseWriter, r *http.Request) error {
+		if !SessionFrom(r.Context()).Profile().IsAdmin {
+			return httpError(http.StatusForbidden, "session is not an admin")
+		}
+		return fn(w, r)
+	})
+}
+
+// canHost runs fn only for sessions whose profile may host.
+func (a *API) canHost(fn handlerFunc) http.Handler {
+	return a.auth(func(w http.ResponseWriter, r *http.Request) error {
+		if !SessionFrom(r.Context()).Profile().CanHost {
+			return httpError(http.StatusForbidden, "session cannot host")
+		}
+		return fn(w, r)
+	})
+}
+
+// host runs fn only for the hosting session (or, with implicit hosting,
+// any session that may host).
+func (a *API) host(fn handlerFunc) http.Handler {
+	return a.auth(func(w http.ResponseWriter, r *http.Request) error {
+		s := SessionFrom(r.Context())
+		if !s.Profile().CanHost {
+			return httpError(http.StatusForbidden, "session cannot host")
+		}
+		if a.opts.Sessions.Host() != s && !a.opts.Sessions.Settings().ImplicitHosting {
+			return httpError(http.StatusForbidden, "session is not the host")
+		}
+		return fn(w, r)
 	})
 }
 

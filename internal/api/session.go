@@ -10,6 +10,12 @@ import (
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
+func (a *API) registerSession(mux *http.ServeMux) {
+	mux.Handle("POST /api/login", a.public(a.login))
+	mux.Handle("POST /api/logout", a.auth(a.logout))
+	mux.Handle("GET /api/whoami", a.auth(a.whoami))
+}
+
 func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	var req types.LoginRequest
 	if err := decode(r, &req); err != nil {

@@ -199,9 +199,11 @@ func (a *App) start(ctx context.Context) error {
 			AdminProfile:  cfg.Member.Multiuser.AdminProfile,
 			UserProfile:   cfg.Member.Multiuser.UserProfile,
 		}),
-		Cookie: cfg.Session.Cookie,
-		Proxy:  cfg.Server.Proxy,
-		Logger: a.log.With("component", "api"),
+		Cookie:  cfg.Session.Cookie,
+		Proxy:   cfg.Server.Proxy,
+		Desktop: a.desktop,
+		Media:   a.video,
+		Logger:  a.log.With("component", "api"),
 	})
 
 	reg := prometheus.NewRegistry()

@@ -77,21 +77,22 @@ func TestStopKillsTree(t *testing.T) {
 	if err := p.start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// The daemon is re-parented once its shell exits; wait for that too.
 	var pids []pidKey
+	orphans := func() int {
+		n := 0
+		for _, k := range pids {
+			if st, err := readProcStat(k.pid); err == nil && st.ppid != p.current().pid && st.pid != p.current().pid {
+				n++
+			}
+		}
+		return n
+	}
 	if !eventually(5*time.Second, func() bool {
 		pids = p.current().tree()
-		return len(pids) == 5 && strings.Contains(logs.String(), "started")
+		return len(pids) == 5 && strings.Contains(logs.String(), "started") && orphans() == 1
 	}) {
-		t.Fatalf("expected 5 processes, have %v", pids)
-	}
-	orphans := 0
-	for _, k := range pids {
-		if st, err := readProcStat(k.pid); err == nil && st.ppid != p.current().pid && st.pid != p.current().pid {
-			orphans++
-		}
-	}
-	if orphans != 1 {
-		t.Errorf("expected one re-parented process, found %d", orphans)
+		t.Fatalf("expected 5 processes with one re-parented, have %v (%d re-parented)", pids, orphans())
 	}
 	t0 := time.Now()
 	if err := p.stop(t.Context()); err != nil {

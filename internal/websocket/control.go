@@ -5,6 +5,13 @@ import (
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
+func (h *Handler) controlHandlers() map[types.Event]handlerFunc {
+	return map[types.Event]handlerFunc{
+		types.EventControlRequest: noPayload(h.controlRequest),
+		types.EventControlRelease: noPayload(h.controlRelease),
+	}
+}
+
 // controlRequest takes control when nobody has it; otherwise the host is
 // asked (control/request with the requester's id), as the reference does.
 func (h *Handler) controlRequest(s *session.Session) error {

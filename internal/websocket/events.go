@@ -35,18 +35,35 @@ func noPayload(fn func(s *session.Session) error) handlerFunc {
 	return func(s *session.Session, _ json.RawMessage) error { return fn(s) }
 }
 
+// table merges the handlers of each area (one file per area).
 func (h *Handler) table() map[types.Event]handlerFunc {
+	t := map[types.Event]handlerFunc{}
+	for _, part := range []map[types.Event]handlerFunc{
+		h.systemHandlers(),
+		h.signalHandlers(),
+		h.controlHandlers(),
+		h.inputHandlers(),
+		h.desktopHandlers(),
+	} {
+		for ev, fn := range part {
+			if _, dup := t[ev]; dup {
+				panic("websocket: two handlers for " + string(ev))
+			}
+			t[ev] = fn
+		}
+	}
+	return t
+}
+
+func (h *Handler) systemHandlers() map[types.Event]handlerFunc {
 	return map[types.Event]handlerFunc{
 		types.EventClientHeartbeat: noPayload(func(*session.Session) error { return nil }),
 		types.EventSystemLogs:      handle(h.systemLogs),
+	}
+}
 
-		types.EventSignalRequest:   handle(h.signalRequest),
-		types.EventSignalAnswer:    handle(h.signalAnswer),
-		types.EventSignalCandidate: handle(h.signalCandidate),
-
-		types.EventControlRequest: noPayload(h.controlRequest),
-		types.EventControlRelease: noPayload(h.controlRelease),
-
+func (h *Handler) inputHandlers() map[types.Event]handlerFunc {
+	return map[types.Event]handlerFunc{
 		types.EventControlMove: handle(input(h, func(d Desktop, p *types.ControlPos) error {
 			return d.Move(p.X, p.Y)
 		})),

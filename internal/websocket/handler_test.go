@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,25 +131,33 @@ func TestSlowClientDoesNotStallOthers(t *testing.T) {
 
 	ws := dial(t, srv, good.Token())
 	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
-	done := make(chan struct{})
+	var received atomic.Int64
 	go func() {
-		defer close(done)
 		ctx := context.Background()
 		for {
 			if _, _, err := ws.Read(ctx); err != nil {
 				return
 			}
+			received.Add(1)
 		}
 	}()
 
-	// Far more than the stuck client's queue and socket buffers hold.
+	// Far more than the stuck client's queue and socket buffers hold, sent
+	// in batches that the reading client must get promptly each time.
 	big := strings.Repeat("x", 16<<10)
-	start := time.Now()
-	for i := 0; i < 3000; i++ {
-		sessions.Broadcast("test/flood", big, nil)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("broadcasting took %v: a slow client blocks senders", d)
+	sent := received.Load()
+	for batch := 0; batch < 30; batch++ {
+		for i := 0; i < 100; i++ {
+			sessions.Broadcast("test/flood", big, nil)
+		}
+		sent += 100
+		deadline := time.Now().Add(5 * time.Second)
+		for received.Load() < sent {
+			if time.Now().After(deadline) {
+				t.Fatalf("batch %d: the reading client got %d of %d messages: stalled by the stuck one", batch, received.Load(), sent)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for stuck.IsConnected() {

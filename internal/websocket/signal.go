@@ -9,6 +9,14 @@ import (
 
 const maxLogEntries = 50
 
+func (h *Handler) signalHandlers() map[types.Event]handlerFunc {
+	return map[types.Event]handlerFunc{
+		types.EventSignalRequest:   handle(h.signalRequest),
+		types.EventSignalAnswer:    handle(h.signalAnswer),
+		types.EventSignalCandidate: handle(h.signalCandidate),
+	}
+}
+
 func (h *Handler) signalRequest(s *session.Session, p *types.SignalRequest) error {
 	prof := s.Profile()
 	if !prof.CanWatch {
