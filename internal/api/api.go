@@ -32,6 +32,7 @@ type Options struct {
 type API struct {
 	opts Options
 	log  *slog.Logger
+	mux  *http.ServeMux // for batch items
 }
 
 func New(opts Options) *API {

@@ -13,9 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/neko-webrtc/neko/internal/api"
 	"github.com/neko-webrtc/neko/internal/capture"
 	"github.com/neko-webrtc/neko/internal/config"
@@ -146,8 +143,12 @@ func (a *App) start(ctx context.Context) error {
 			HeartbeatInterval: cfg.Session.HeartbeatInterval,
 		},
 		APIToken: cfg.Session.APIToken,
+		File:     cfg.Session.File,
 		Logger:   a.log.With("component", "session"),
 	})
+	if err := a.sessions.Restore(); err != nil {
+		return err
+	}
 	// A new host must not inherit keys or buttons the old one still held.
 	a.sessions.OnHostChanged(func(host, prev *session.Session) {
 		if err := a.desktop.ResetKeys(); err != nil {
@@ -173,6 +174,7 @@ func (a *App) start(ctx context.Context) error {
 	a.sessions.OnDisconnected(a.webrtc.Close)
 	a.sessions.OnDeleted(a.webrtc.Close)
 
+	reg := a.newRegistry()
 	ws := websocket.New(ctx, websocket.Options{
 		Sessions: a.sessions,
 		Desktop:  a.desktop,
@@ -188,6 +190,7 @@ func (a *App) start(ctx context.Context) error {
 		ScreencastEnabled: cfg.Capture.Screencast,
 		OriginPatterns:    originPatterns(cfg.Server.CORS),
 		CookieName:        cfg.Session.Cookie.Name,
+		Metrics:           websocket.NewMetrics(reg),
 		Logger:            a.log.With("component", "websocket"),
 	})
 
@@ -206,8 +209,6 @@ func (a *App) start(ctx context.Context) error {
 		Logger:  a.log.With("component", "api"),
 	})
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	if a.server, err = server.New(server.Options{
 		Config:    cfg.Server,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -69,6 +70,13 @@ func New(opts Options) (*Server, error) {
 	if opts.Config.Metrics && opts.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	}
+	if opts.Config.PProf {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /start/", http.StripPrefix("/start", http.FileServerFS(startPage())))
 
 	client := opts.Client
@@ -85,6 +93,13 @@ func New(opts Options) (*Server, error) {
 	}
 
 	var h http.Handler = mux
+	if opts.Registry != nil {
+		h = newHTTPMetrics(opts.Registry).wrap(h)
+	}
+	h = cors(opts.Config.CORS, h)
+	if opts.Config.Proxy {
+		h = realIP(h)
+	}
 	h = recoverer(s.log, h)
 	if prefix := opts.Config.PathPrefix; prefix != "" && prefix != "/" {
 		inner := h

@@ -6,18 +6,34 @@ var (
 	ErrCannotHost     = errors.New("session may not host")
 	ErrControlsLocked = errors.New("controls are locked")
 	ErrNotHost        = errors.New("session is not the host")
+	// ErrControlProtected: control protection and no admin is present.
+	ErrControlProtected = errors.New("control is protected: no admin is connected")
 )
 
-// MayHost reports whether s may take control at all.
+// MayHost reports whether s may take control at all. With control
+// protection, users may only gain control while an admin is connected.
 func (m *Manager) MayHost(s *Session) error {
 	p := s.Profile()
-	if !p.CanHost {
+	if !p.CanHost || s.apiOnly {
 		return ErrCannotHost
 	}
-	if m.Settings().LockedControls && !p.IsAdmin {
+	settings := m.Settings()
+	if settings.LockedControls && !p.IsAdmin {
 		return ErrControlsLocked
 	}
+	if settings.ControlProtection && !p.IsAdmin && !m.adminConnected() {
+		return ErrControlProtected
+	}
 	return nil
+}
+
+func (m *Manager) adminConnected() bool {
+	for _, s := range m.List() {
+		if s.IsConnected() && s.Profile().IsAdmin {
+			return true
+		}
+	}
+	return false
 }
 
 // AuthorizeInput decides whether input from s may reach the desktop: the

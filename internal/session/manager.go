@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/neko-webrtc/neko/pkg/types"
 )
@@ -23,7 +24,9 @@ var (
 type Options struct {
 	Settings types.Settings
 	APIToken string
-	Logger   *slog.Logger
+	// File, if set, keeps sessions across restarts (session.file).
+	File   string
+	Logger *slog.Logger
 }
 
 // Manager owns every session.
@@ -37,20 +40,30 @@ type Manager struct {
 	settings types.Settings
 	apiSess  *Session
 
+	file   string
+	fileMu sync.Mutex
+
+	startedAt     time.Time
+	lastUserLeft  *time.Time
+	lastAdminLeft *time.Time
+
 	hostListeners       []func(host, prev *Session)
 	disconnectListeners []func(s *Session)
 	deleteListeners     []func(s *Session)
 }
 
+// New builds the manager; Restore then loads session.file when set.
 func New(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	m := &Manager{
-		log:      opts.Logger,
-		sessions: map[string]*Session{},
-		tokens:   map[string]*Session{},
-		settings: opts.Settings,
+		log:       opts.Logger,
+		sessions:  map[string]*Session{},
+		tokens:    map[string]*Session{},
+		settings:  opts.Settings,
+		startedAt: time.Now().UTC(),
+		file:      opts.File,
 	}
 	if opts.APIToken != "" {
 		m.apiSess = &Session{
@@ -60,6 +73,9 @@ func New(opts Options) *Manager {
 	}
 	return m
 }
+
+// Restore loads the sessions kept in session.file (if any).
+func (m *Manager) Restore() error { return m.load() }
 
 // OnHostChanged registers fn to run after the host changes (host may be nil).
 func (m *Manager) OnHostChanged(fn func(host, prev *Session)) {
@@ -104,6 +120,7 @@ func (m *Manager) Create(id string, profile types.MemberProfile) (*Session, erro
 	m.tokens[s.token] = s
 	m.mu.Unlock()
 
+	m.save()
 	m.Broadcast(types.EventSessionCreated, s.Data(), nil)
 	return s, nil
 }
@@ -132,6 +149,7 @@ func (m *Manager) Delete(id string) error {
 	if conn != nil {
 		conn.Close("session deleted")
 	}
+	m.save()
 	if wasHost {
 		m.hostChanged(nil, s)
 	}
@@ -274,6 +292,7 @@ func (m *Manager) Disconnect(s *Session, conn Conn) {
 	if m.Host() == s {
 		m.SetHost(nil)
 	}
+	m.noteLeft(s)
 	m.broadcastState(s)
 }
 

@@ -26,9 +26,6 @@ type Session struct {
 	profile types.MemberProfile
 	state   types.SessionState
 	conn    Conn
-	// cursors are this session's last pointer positions while not host
-	// (inactive cursors); kept for later viewers.
-	lastSeen time.Time
 }
 
 func (s *Session) ID() string { return s.id }

@@ -24,9 +24,10 @@ const (
 // conn is one WebSocket. A single writer goroutine owns all writes, so
 // Send never blocks the caller (a broadcast, a capture callback...).
 type conn struct {
-	ws  *websocket.Conn
-	log *slog.Logger
-	out chan []byte
+	ws      *websocket.Conn
+	log     *slog.Logger
+	metrics *Metrics
+	out     chan []byte
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -35,8 +36,8 @@ type conn struct {
 
 var _ session.Conn = (*conn)(nil)
 
-func newConn(ws *websocket.Conn, log *slog.Logger) *conn {
-	return &conn{ws: ws, log: log, out: make(chan []byte, sendQueue), done: make(chan struct{})}
+func newConn(ws *websocket.Conn, log *slog.Logger, m *Metrics) *conn {
+	return &conn{ws: ws, log: log, metrics: m, out: make(chan []byte, sendQueue), done: make(chan struct{})}
 }
 
 func (c *conn) Send(raw []byte) {
@@ -47,6 +48,7 @@ func (c *conn) Send(raw []byte) {
 		// The writer is stuck behind a client that does not read; no
 		// goodbye could get through, so drop the socket at once.
 		c.log.Warn("websocket send queue full, disconnecting slow client")
+		c.metrics.slowClient()
 		c.Close("")
 		_ = c.ws.CloseNow()
 	}
@@ -78,6 +80,7 @@ func (c *conn) writeLoop(ctx context.Context, heartbeat time.Duration) {
 			c.Close("")
 			return false
 		}
+		c.metrics.sent()
 		return true
 	}
 	for {

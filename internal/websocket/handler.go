@@ -55,6 +55,7 @@ type Options struct {
 	OriginPatterns []string
 	// CookieName is the session cookie (session.cookie.name).
 	CookieName string
+	Metrics    *Metrics
 	Logger     *slog.Logger
 }
 
@@ -102,7 +103,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sess != nil {
 		log = h.log.With("session_id", sess.ID())
 	}
-	c := newConn(ws, log)
+	c := newConn(ws, log, h.opts.Metrics)
+	h.opts.Metrics.connected(1)
+	defer h.opts.Metrics.connected(-1)
 	ctx, cancel := context.WithCancel(h.ctx)
 	defer cancel()
 
@@ -176,6 +179,7 @@ func (h *Handler) readLoop(ctx context.Context, s *session.Session, c *conn, log
 		}
 		if !limiter.Allow() {
 			log.Debug("websocket message rate exceeded, dropping")
+			h.opts.Metrics.drop()
 			continue
 		}
 		h.dispatch(s, data, log)
@@ -186,13 +190,17 @@ func (h *Handler) dispatch(s *session.Session, data []byte, log *slog.Logger) {
 	var msg types.Message
 	if err := json.Unmarshal(data, &msg); err != nil {
 		log.Debug("malformed websocket message", "err", err)
+		h.opts.Metrics.drop()
 		return
 	}
 	fn, ok := h.handlers[msg.Event]
 	if !ok {
 		log.Debug("unknown websocket event", "event", msg.Event)
+		h.opts.Metrics.eventIn("unknown")
+		h.opts.Metrics.drop()
 		return
 	}
+	h.opts.Metrics.eventIn(string(msg.Event))
 	defer func() {
 		// A handler bug must cost one message, not the connection.
 		if r := recover(); r != nil {
@@ -201,6 +209,7 @@ func (h *Handler) dispatch(s *session.Session, data []byte, log *slog.Logger) {
 	}()
 	if err := fn(s, msg.Payload); err != nil {
 		log.Debug("websocket event refused", "event", msg.Event, "err", err)
+		h.opts.Metrics.drop()
 	}
 }
 

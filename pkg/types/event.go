@@ -173,3 +173,15 @@ type ScreenSizeEvent struct {
 	ID string `json:"id"`
 	ScreenSize
 }
+
+// SessionProfileEvent is session/profile: the id plus the flattened profile.
+type SessionProfileEvent struct {
+	ID string `json:"id"`
+	MemberProfile
+}
+
+// SystemSettingsEvent is system/settings: who changed them and the result.
+type SystemSettingsEvent struct {
+	ID string `json:"id"`
+	Settings
+}

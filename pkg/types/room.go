@@ -1,5 +1,7 @@
 package types
 
+import "time"
+
 // Settings are the room settings shared by every session.
 type Settings struct {
 	PrivateMode       bool           `json:"private_mode"`
@@ -30,4 +32,15 @@ type ControlStatus struct {
 type BroadcastStatus struct {
 	IsActive bool   `json:"is_active"`
 	URL      string `json:"url,omitempty"`
+}
+
+// Stats answers GET /api/stats. Times are null until the event happened.
+type Stats struct {
+	HasHost         bool       `json:"has_host"`
+	HostID          string     `json:"host_id"`
+	ServerStartedAt time.Time  `json:"server_started_at"`
+	TotalUsers      int        `json:"total_users"`
+	LastUserLeftAt  *time.Time `json:"last_user_left_at"`
+	TotalAdmins     int        `json:"total_admins"`
+	LastAdminLeftAt *time.Time `json:"last_admin_left_at"`
 }

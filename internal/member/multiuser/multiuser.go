@@ -8,7 +8,7 @@ import (
 	"crypto/subtle"
 	"strings"
 
-	"github.com/neko-webrtc/neko/internal/member"
+	"github.com/neko-webrtc/neko/internal/member/errs"
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
@@ -18,10 +18,9 @@ type Options struct {
 	AdminProfile, UserProfile   types.MemberProfile
 }
 
-// Provider implements member.Provider.
+// Provider implements member.Provider. It stores no members: it does not
+// implement member.Store.
 type Provider struct{ opts Options }
-
-var _ member.Provider = (*Provider)(nil)
 
 func New(opts Options) *Provider { return &Provider{opts: opts} }
 
@@ -31,7 +30,7 @@ const maxUsername = 64
 func (p *Provider) Authenticate(username, password string) (string, types.MemberProfile, error) {
 	username = strings.TrimSpace(username)
 	if username == "" {
-		return "", types.MemberProfile{}, member.ErrUsernameRequired
+		return "", types.MemberProfile{}, errs.ErrUsernameRequired
 	}
 	if len(username) > maxUsername {
 		username = username[:maxUsername]
@@ -43,12 +42,20 @@ func (p *Provider) Authenticate(username, password string) (string, types.Member
 	case equal(password, p.opts.UserPassword):
 		profile = p.opts.UserProfile
 	default:
-		return "", types.MemberProfile{}, member.ErrInvalidCredentials
+		return "", types.MemberProfile{}, errs.ErrInvalidCredentials
 	}
-	profile.Name = username
-	// The same name may log in twice (two tabs, two people): each login is
-	// its own member, so the id gets a random suffix like the reference's.
-	return idPrefix(username) + "-" + suffix(5), profile, nil
+	// A template name wins; the documented default template has none.
+	if profile.Name == "" {
+		profile.Name = username
+	}
+	return NewID(username), profile, nil
+}
+
+// NewID returns a fresh member id for a login name. The same name may log
+// in twice (two tabs, two people): each login is its own member, so the id
+// gets a random suffix like the reference's.
+func NewID(username string) string {
+	return idPrefix(username) + "-" + suffix(5)
 }
 
 func equal(a, b string) bool {

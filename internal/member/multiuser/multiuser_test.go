@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/neko-webrtc/neko/internal/member"
+	"github.com/neko-webrtc/neko/internal/member/errs"
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
@@ -21,9 +21,9 @@ func TestAuthenticate(t *testing.T) {
 	}{
 		{"admin", "alice", "admin", true, nil},
 		{"user", "bob", "neko", false, nil},
-		{"wrong password", "bob", "nope", false, member.ErrInvalidCredentials},
-		{"empty password", "bob", "", false, member.ErrInvalidCredentials},
-		{"no username", "  ", "neko", false, member.ErrUsernameRequired},
+		{"wrong password", "bob", "nope", false, errs.ErrInvalidCredentials},
+		{"empty password", "bob", "", false, errs.ErrInvalidCredentials},
+		{"no username", "  ", "neko", false, errs.ErrUsernameRequired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

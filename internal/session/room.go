@@ -1,0 +1,99 @@
+package session
+
+import (
+	"time"
+
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// UpdateProfile replaces a session's profile (a member's profile changed,
+// or POST /api/profile) and tells everyone. A host that may no longer host
+// loses control.
+func (m *Manager) UpdateProfile(id string, p types.MemberProfile) error {
+	s, ok := m.Get(id)
+	if !ok {
+		return ErrNotFound
+	}
+	s.mu.Lock()
+	s.profile = p
+	s.mu.Unlock()
+	m.save()
+	m.Broadcast(types.EventSessionProfile, types.SessionProfileEvent{ID: id, MemberProfile: p}, nil)
+	if !p.CanHost && m.Host() == s {
+		m.SetHost(nil)
+	}
+	if !p.CanConnect || !p.CanLogin {
+		m.DisconnectConn(s, "your profile no longer allows this connection")
+	}
+	return nil
+}
+
+// UpdateSettings applies fn to the room settings and tells everyone who
+// changed them (actor may be nil for the server itself).
+func (m *Manager) UpdateSettings(actor *Session, fn func(*types.Settings)) types.Settings {
+	m.mu.Lock()
+	fn(&m.settings)
+	if m.settings.HeartbeatInterval <= 0 {
+		m.settings.HeartbeatInterval = 10
+	}
+	settings := m.settings
+	m.mu.Unlock()
+	id := ""
+	if actor != nil {
+		id = actor.id
+	}
+	m.Broadcast(types.EventSystemSettings, types.SystemSettingsEvent{ID: id, Settings: settings}, nil)
+	// Locked controls take control away from a non-admin host.
+	if settings.LockedControls {
+		if h := m.Host(); h != nil && !h.Profile().IsAdmin {
+			m.SetHost(nil)
+		}
+	}
+	return settings
+}
+
+// DisconnectConn closes a session's WebSocket (the session stays).
+func (m *Manager) DisconnectConn(s *Session, reason string) {
+	s.mu.RLock()
+	conn := s.conn
+	s.mu.RUnlock()
+	if conn != nil {
+		conn.Close(reason)
+	}
+}
+
+// Stats reports room statistics.
+func (m *Manager) Stats() types.Stats {
+	m.mu.RLock()
+	st := types.Stats{ServerStartedAt: m.startedAt, LastUserLeftAt: m.lastUserLeft, LastAdminLeftAt: m.lastAdminLeft}
+	if m.host != nil {
+		st.HasHost, st.HostID = true, m.host.id
+	}
+	sessions := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		sessions = append(sessions, s)
+	}
+	m.mu.RUnlock()
+	for _, s := range sessions {
+		if !s.IsConnected() {
+			continue
+		}
+		if s.Profile().IsAdmin {
+			st.TotalAdmins++
+		} else {
+			st.TotalUsers++
+		}
+	}
+	return st
+}
+
+func (m *Manager) noteLeft(s *Session) {
+	now := time.Now().UTC()
+	m.mu.Lock()
+	if s.Profile().IsAdmin {
+		m.lastAdminLeft = &now
+	} else {
+		m.lastUserLeft = &now
+	}
+	m.mu.Unlock()
+}
