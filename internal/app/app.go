@@ -209,7 +209,6 @@ func (a *App) start(ctx context.Context) error {
 		Logger:  a.log.With("component", "api"),
 	})
 
-
 	if a.server, err = server.New(server.Options{
 		Config:    cfg.Server,
 		Client:    a.opts.Client,

@@ -59,7 +59,27 @@ func (h *Handler) systemHandlers() map[types.Event]handlerFunc {
 	return map[types.Event]handlerFunc{
 		types.EventClientHeartbeat: noPayload(func(*session.Session) error { return nil }),
 		types.EventSystemLogs:      handle(h.systemLogs),
+		types.EventSendUnicast:     handle(h.sendUnicast),
+		types.EventSendBroadcast:   handle(h.sendBroadcast),
 	}
+}
+
+// sendUnicast relays an opaque message to one session, with the sender
+// set by us (a client cannot pretend to be someone else).
+func (h *Handler) sendUnicast(s *session.Session, p *types.SendUnicast) error {
+	target, ok := h.opts.Sessions.Get(p.Receiver)
+	if !ok {
+		return session.ErrNotFound
+	}
+	p.Sender = s.ID()
+	target.Send(types.EventSendUnicast, p)
+	return nil
+}
+
+func (h *Handler) sendBroadcast(s *session.Session, p *types.SendBroadcast) error {
+	p.Sender = s.ID()
+	h.opts.Sessions.Broadcast(types.EventSendBroadcast, p, s)
+	return nil
 }
 
 func (h *Handler) inputHandlers() map[types.Event]handlerFunc {

@@ -185,3 +185,19 @@ type SystemSettingsEvent struct {
 	ID string `json:"id"`
 	Settings
 }
+
+// SendUnicast is send/unicast from a client; the receiver gets it with the
+// sender filled in.
+type SendUnicast struct {
+	Sender   string          `json:"sender"`
+	Receiver string          `json:"receiver"`
+	Subject  string          `json:"subject"`
+	Body     json.RawMessage `json:"body"`
+}
+
+// SendBroadcast is send/broadcast; everyone else gets it with the sender.
+type SendBroadcast struct {
+	Sender  string          `json:"sender"`
+	Subject string          `json:"subject"`
+	Body    json.RawMessage `json:"body"`
+}
