@@ -23,6 +23,8 @@ type Config struct {
 	Desktop Desktop
 	Capture Capture
 	Runtime Runtime
+	Plugins Plugins
+	Legacy  Legacy
 }
 
 type Log struct {
@@ -46,6 +48,27 @@ type Server struct {
 type Member struct {
 	Provider  string
 	Multiuser Multiuser
+	File      MemberFile
+	Object    MemberObject
+}
+
+// MemberFile configures the file member provider.
+type MemberFile struct {
+	Path string
+	Hash bool
+}
+
+// MemberObject configures the object member provider.
+type MemberObject struct {
+	Users []MemberObjectUser
+}
+
+// MemberObjectUser is one entry of member.object.users; profile fields it
+// leaves out take DefaultUserProfile.
+type MemberObjectUser struct {
+	Username string              `json:"username"`
+	Password string              `json:"password"`
+	Profile  types.MemberProfile `json:"profile"`
 }
 
 type Multiuser struct {
@@ -135,9 +158,7 @@ func DefaultAdminProfile() types.MemberProfile {
 func loadMember(v *viper.Viper) (Member, error) {
 	m := Member{Provider: strings.ToLower(v.GetString("member.provider"))}
 	switch m.Provider {
-	case "multiuser":
-	case "file", "object", "noauth":
-		return m, fmt.Errorf("config: member.provider %q is not available yet in this build; use multiuser", m.Provider)
+	case "multiuser", "file", "object", "noauth":
 	default:
 		return m, fmt.Errorf("config: member.provider %q: want multiuser, file, object or noauth", m.Provider)
 	}
@@ -147,13 +168,56 @@ func loadMember(v *viper.Viper) (Member, error) {
 		AdminProfile:  DefaultAdminProfile(),
 		UserProfile:   DefaultUserProfile(),
 	}
-	if err := decodeJSON(v.GetString("member.multiuser.admin_profile"), &m.Multiuser.AdminProfile); err != nil {
+	if err := decodeJSON(jsonOption(v, "member.multiuser.admin_profile"), &m.Multiuser.AdminProfile); err != nil {
 		return m, fmt.Errorf("config: member.multiuser.admin_profile: %w", err)
 	}
-	if err := decodeJSON(v.GetString("member.multiuser.user_profile"), &m.Multiuser.UserProfile); err != nil {
+	if err := decodeJSON(jsonOption(v, "member.multiuser.user_profile"), &m.Multiuser.UserProfile); err != nil {
 		return m, fmt.Errorf("config: member.multiuser.user_profile: %w", err)
 	}
+
+	m.File = MemberFile{Path: v.GetString("member.file.path"), Hash: v.GetBool("member.file.hash")}
+	if m.Provider == "file" && m.File.Path == "" {
+		return m, fmt.Errorf("config: member.file.path is required with member.provider file (e.g. /opt/neko/members.json)")
+	}
+
+	// Each user is decoded over the default profile, so a user listed with
+	// only a name and password is an ordinary user.
+	var users []json.RawMessage
+	if err := decodeJSON(jsonOption(v, "member.object.users"), &users); err != nil {
+		return m, fmt.Errorf("config: member.object.users: want a list of {username, password, profile}: %w", err)
+	}
+	for i, raw := range users {
+		u := MemberObjectUser{Profile: DefaultUserProfile()}
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return m, fmt.Errorf("config: member.object.users[%d]: %w", i, err)
+		}
+		if m.Provider == "object" && (u.Username == "" || u.Password == "") {
+			return m, fmt.Errorf("config: member.object.users[%d]: username and password are required", i)
+		}
+		m.Object.Users = append(m.Object.Users, u)
+	}
 	return m, nil
+}
+
+// jsonOption returns a JSON-valued option as JSON text: environment
+// variables and flags hold the text, a YAML file holds the structure
+// (admin_profile: {is_admin: true}, users: [- username: …]).
+func jsonOption(v *viper.Viper, key string) string {
+	switch raw := v.Get(key).(type) {
+	case nil:
+		return "null"
+	case string:
+		if strings.TrimSpace(raw) == "" {
+			return "null"
+		}
+		return raw
+	default:
+		b, err := json.Marshal(raw)
+		if err != nil {
+			return v.GetString(key)
+		}
+		return string(b)
+	}
 }
 
 func loadWebRTC(v *viper.Viper) (WebRTC, error) {

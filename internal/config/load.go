@@ -13,7 +13,8 @@ import (
 // RegisterFlags adds a flag for every option to fs and binds it in v, with
 // NEKO_* environment variables read automatically.
 func RegisterFlags(fs *pflag.FlagSet, v *viper.Viper) error {
-	for _, o := range Options {
+	all := append(append([]Option{}, Options...), LegacyOptions...)
+	for _, o := range all {
 		switch d := o.Default.(type) {
 		case string:
 			fs.String(o.Name, d, o.Usage)
@@ -33,6 +34,10 @@ func RegisterFlags(fs *pflag.FlagSet, v *viper.Viper) error {
 		if err := v.BindPFlag(o.Name, fs.Lookup(o.Name)); err != nil {
 			return fmt.Errorf("config: bind %s: %w", o.Name, err)
 		}
+	}
+	// v2 names stay accepted but out of the way in --help.
+	for _, o := range LegacyOptions {
+		_ = fs.MarkHidden(o.Name)
 	}
 	fs.StringP("config", "c", "", "YAML configuration file")
 	if err := v.BindPFlag("config", fs.Lookup("config")); err != nil {
@@ -79,6 +84,10 @@ func getStrings(v *viper.Viper, key string) []string {
 func Load(v *viper.Viper) (*Config, error) {
 	c := &Config{}
 	var err error
+	// v2 options first: they overwrite their v3 equivalents.
+	if c.Legacy, err = applyLegacy(v); err != nil {
+		return nil, err
+	}
 	lookupDisplay := func() string {
 		if d := v.GetString("desktop.display"); d != "" {
 			return d
@@ -183,6 +192,8 @@ func Load(v *viper.Viper) (*Config, error) {
 	default:
 		return nil, fmt.Errorf("config: capture.audio.codec %q: want opus, g722, pcmu or pcma", c.Capture.AudioCodec)
 	}
+
+	c.Plugins = loadPlugins(v)
 
 	c.Runtime = Runtime{
 		URL:          v.GetString("runtime.url"),

@@ -121,6 +121,17 @@ var Options = []Option{
 	{"webrtc.tcpmux", 0, "single TCP port for ICE-TCP"},
 	{"webrtc.udpmux", 0, "single UDP port for ICE"},
 
+	// built-in plugins
+	{"chat.enabled", true, "chat plugin"},
+	{"filetransfer.enabled", false, "file transfer plugin"},
+	{"filetransfer.dir", "/home/neko/Downloads", "file transfer directory"},
+	{"filetransfer.refresh_interval", 30 * time.Second, "how often the file list is refreshed"},
+	{"filetransfer.user_download", false, "users (not only admins) may download"},
+	{"filetransfer.user_upload", false, "users (not only admins) may upload"},
+	{"filetransfer.user_delete", false, "users (not only admins) may delete"},
+	{"openinapp.enabled", false, "open-in-app plugin"},
+	{"openinapp.open_command", "", "command that opens a URL in the shared app"},
+
 	// embedded runtime (ours)
 	{"runtime.url", "", "page the embedded browser opens (default: the built-in start page)"},
 	{"runtime.app", "", "command to run instead of Chromium in the embedded desktop"},
