@@ -152,3 +152,23 @@ func TestSIGTERMLeavesNoProcess(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigCommandMasksSecrets(t *testing.T) {
+	out, err := neko(t, "config --server.bind 0.0.0.0:9",
+		"NEKO_MEMBER_MULTIUSER_ADMIN_PASSWORD=hunter2", "NEKO_SESSION_API_TOKEN=tok3n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, out)
+	}
+	s := string(out)
+	if strings.Contains(s, "hunter2") || strings.Contains(s, "tok3n") {
+		t.Fatalf("secrets printed:\n%s", s)
+	}
+	for _, want := range []string{"bind: 0.0.0.0:9", "admin_password: '********'", "heartbeat_interval: 10"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("config output lacks %q:\n%s", want, s)
+		}
+	}
+	if _, err := neko(t, "config", "NEKO_DESKTOP_SCREEN=bad").CombinedOutput(); err == nil {
+		t.Error("config accepted an invalid value")
+	}
+}

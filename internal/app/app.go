@@ -173,6 +173,18 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.sessions.OnDisconnected(a.webrtc.Close)
 	a.sessions.OnDeleted(a.webrtc.Close)
+	// Private mode: only admins may watch, including those already watching.
+	a.sessions.OnSettingsChanged(func(prev, next types.Settings) {
+		if !next.PrivateMode || prev.PrivateMode {
+			return
+		}
+		for _, s := range a.sessions.List() {
+			if !s.Profile().IsAdmin && s.State().IsWatching {
+				a.webrtc.Close(s)
+				s.Send(types.EventSignalClose, nil)
+			}
+		}
+	})
 
 	reg := a.newRegistry()
 	ws := websocket.New(ctx, websocket.Options{

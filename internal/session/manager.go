@@ -50,6 +50,7 @@ type Manager struct {
 	hostListeners       []func(host, prev *Session)
 	disconnectListeners []func(s *Session)
 	deleteListeners     []func(s *Session)
+	settingsListeners   []func(prev, next types.Settings)
 }
 
 // New builds the manager; Restore then loads session.file when set.
@@ -88,6 +89,13 @@ func (m *Manager) OnHostChanged(fn func(host, prev *Session)) {
 func (m *Manager) OnDisconnected(fn func(s *Session)) {
 	m.mu.Lock()
 	m.disconnectListeners = append(m.disconnectListeners, fn)
+	m.mu.Unlock()
+}
+
+// OnSettingsChanged registers fn to run after the room settings change.
+func (m *Manager) OnSettingsChanged(fn func(prev, next types.Settings)) {
+	m.mu.Lock()
+	m.settingsListeners = append(m.settingsListeners, fn)
 	m.mu.Unlock()
 }
 

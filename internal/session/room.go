@@ -32,12 +32,17 @@ func (m *Manager) UpdateProfile(id string, p types.MemberProfile) error {
 // changed them (actor may be nil for the server itself).
 func (m *Manager) UpdateSettings(actor *Session, fn func(*types.Settings)) types.Settings {
 	m.mu.Lock()
+	prev := m.settings
 	fn(&m.settings)
 	if m.settings.HeartbeatInterval <= 0 {
 		m.settings.HeartbeatInterval = 10
 	}
 	settings := m.settings
+	listeners := append([]func(prev, next types.Settings){}, m.settingsListeners...)
 	m.mu.Unlock()
+	for _, l := range listeners {
+		l(prev, settings)
+	}
 	id := ""
 	if actor != nil {
 		id = actor.id
