@@ -1,0 +1,230 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// fakeConn records what a session's WebSocket would have sent.
+type fakeConn struct {
+	mu     sync.Mutex
+	events []types.Message
+	closed string
+}
+
+func (c *fakeConn) Send(raw []byte) {
+	var m types.Message
+	_ = json.Unmarshal(raw, &m)
+	c.mu.Lock()
+	c.events = append(c.events, m)
+	c.mu.Unlock()
+}
+
+func (c *fakeConn) Close(reason string) {
+	c.mu.Lock()
+	c.closed = reason
+	c.mu.Unlock()
+}
+
+func (c *fakeConn) names() []types.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []types.Event
+	for _, e := range c.events {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+func has(list []types.Event, e types.Event) bool {
+	for _, x := range list {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+var user = types.MemberProfile{Name: "u", CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true}
+var admin = types.MemberProfile{Name: "a", IsAdmin: true, CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true}
+
+func newManager(t *testing.T, s types.Settings) *Manager {
+	t.Helper()
+	s.HeartbeatInterval = 10
+	return New(Options{Settings: s})
+}
+
+func TestLifecycleAndEvents(t *testing.T) {
+	m := newManager(t, types.Settings{MercifulReconnect: true})
+	a, _ := m.Create("a", admin)
+	ca := &fakeConn{}
+	if err := m.Connect(a, ca); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.State(); !st.IsConnected || st.ConnectedSince == nil || st.NotConnectedSince != nil {
+		t.Fatalf("state after connect: %+v", st)
+	}
+	u, _ := m.Create("u", user)
+	if !has(ca.names(), types.EventSessionCreated) {
+		t.Fatal("session/created not broadcast")
+	}
+	if got, ok := m.Authenticate(u.Token()); !ok || got != u {
+		t.Fatal("token lookup failed")
+	}
+	if _, ok := m.Authenticate("nope"); ok {
+		t.Fatal("bad token accepted")
+	}
+
+	m.SetHost(u)
+	if !u.IsHost() || !has(ca.names(), types.EventControlHost) {
+		t.Fatal("host change not applied or not broadcast")
+	}
+	cu := &fakeConn{}
+	_ = m.Connect(u, cu)
+	m.Disconnect(u, cu)
+	if m.Host() != nil {
+		t.Fatal("a host that disconnects keeps control")
+	}
+	if st := u.State(); st.IsConnected || st.NotConnectedSince == nil {
+		t.Fatalf("state after disconnect: %+v", st)
+	}
+	if err := m.Delete("u"); err != nil {
+		t.Fatal(err)
+	}
+	if !has(ca.names(), types.EventSessionDeleted) {
+		t.Fatal("session/deleted not broadcast")
+	}
+	if err := m.Delete("u"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	if _, ok := m.Authenticate(u.Token()); ok {
+		t.Fatal("deleted session's token still works")
+	}
+}
+
+func TestMercifulReconnect(t *testing.T) {
+	m := newManager(t, types.Settings{MercifulReconnect: true})
+	s, _ := m.Create("s", user)
+	first, second := &fakeConn{}, &fakeConn{}
+	_ = m.Connect(s, first)
+	if err := m.Connect(s, second); err != nil {
+		t.Fatal(err)
+	}
+	if first.closed == "" {
+		t.Fatal("old connection not closed")
+	}
+	m.Disconnect(s, first) // the old one ending must not disconnect the session
+	if !s.IsConnected() {
+		t.Fatal("replaced connection disconnected the session")
+	}
+
+	strict := newManager(t, types.Settings{MercifulReconnect: false})
+	s2, _ := strict.Create("s", user)
+	_ = strict.Connect(s2, &fakeConn{})
+	if err := strict.Connect(s2, &fakeConn{}); !errors.Is(err, ErrAlreadyConnected) {
+		t.Fatalf("second connection without merciful reconnect: %v", err)
+	}
+}
+
+func TestControlRules(t *testing.T) {
+	m := newManager(t, types.Settings{})
+	u, _ := m.Create("u", user)
+	a, _ := m.Create("a", admin)
+	if err := m.AuthorizeInput(u); !errors.Is(err, ErrNotHost) {
+		t.Fatalf("input from non-host: %v", err)
+	}
+	m.UpdateSettings(nil, func(s *types.Settings) { s.ImplicitHosting = true })
+	if err := m.AuthorizeInput(u); err != nil || m.Host() != u {
+		t.Fatalf("implicit hosting: %v, host %v", err, m.Host())
+	}
+	m.UpdateSettings(a, func(s *types.Settings) { s.LockedControls = true })
+	if m.Host() != nil {
+		t.Fatal("locking controls must take control from a non-admin host")
+	}
+	if err := m.MayHost(u); !errors.Is(err, ErrControlsLocked) {
+		t.Fatalf("locked: %v", err)
+	}
+	if err := m.MayHost(a); err != nil {
+		t.Fatalf("admin while locked: %v", err)
+	}
+	m.UpdateSettings(a, func(s *types.Settings) { s.LockedControls = false; s.ControlProtection = true })
+	if err := m.MayHost(u); !errors.Is(err, ErrControlProtected) {
+		t.Fatalf("protection without admin: %v", err)
+	}
+	_ = m.Connect(a, &fakeConn{})
+	if err := m.MayHost(u); err != nil {
+		t.Fatalf("protection with admin connected: %v", err)
+	}
+	noHost := user
+	noHost.CanHost = false
+	m.SetHost(u)
+	if err := m.UpdateProfile("u", noHost); err != nil || m.Host() != nil {
+		t.Fatalf("losing can_host must end hosting: %v %v", err, m.Host())
+	}
+}
+
+func TestLockedLogins(t *testing.T) {
+	m := newManager(t, types.Settings{LockedLogins: true})
+	if _, err := m.Create("u", user); !errors.Is(err, ErrLoginLocked) {
+		t.Fatalf("user login while locked: %v", err)
+	}
+	if _, err := m.Create("a", admin); err != nil {
+		t.Fatalf("admin login while locked: %v", err)
+	}
+}
+
+func TestSessionFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sessions.json")
+	m := New(Options{File: file, Settings: types.Settings{HeartbeatInterval: 10}})
+	s, _ := m.Create("keep", user)
+	gone, _ := m.Create("gone", user)
+	_ = m.Delete(gone.ID())
+
+	m2 := New(Options{File: file})
+	if err := m2.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := m2.Authenticate(s.Token())
+	if !ok || got.ID() != "keep" || got.Profile().Name != "u" {
+		t.Fatalf("session not restored: %v %v", got, ok)
+	}
+	if _, ok := m2.Get("gone"); ok {
+		t.Fatal("deleted session restored")
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("session file mode: %v %v", fi, err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(file))
+	if len(entries) != 1 {
+		t.Fatalf("temp files left behind: %v", entries)
+	}
+	if err := os.WriteFile(file, []byte("{broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(Options{File: file}).Restore(); err == nil {
+		t.Fatal("corrupt session file accepted")
+	}
+}
+
+func TestStats(t *testing.T) {
+	m := newManager(t, types.Settings{})
+	u, _ := m.Create("u", user)
+	a, _ := m.Create("a", admin)
+	cu, ca := &fakeConn{}, &fakeConn{}
+	_ = m.Connect(u, cu)
+	_ = m.Connect(a, ca)
+	st := m.Stats()
+	if st.TotalUsers != 1 || st.TotalAdmins != 1 || st.LastUserLeftAt != nil || st.ServerStartedAt.IsZero() {
+		t.Fatalf("stats %+v", st)
+	}
+	m.Disconnect(u, cu)
+	if st := m.Stats(); st.TotalUsers != 0 || st.LastUserLeftAt == nil || st.LastAdminLeftAt != nil {
+		t.Fatalf("stats after a user left %+v", st)
+	}
+}
