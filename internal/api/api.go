@@ -25,7 +25,9 @@ type Options struct {
 	// and the capture pipelines (room_desktop.go, room_media.go).
 	Desktop Desktop
 	Media   Media
-	Logger  *slog.Logger
+	// Extra registers more routes (plugins); they use Auth and SessionFrom.
+	Extra  []func(mux *http.ServeMux, a *API)
+	Logger *slog.Logger
 }
 
 // API holds the REST handlers.
@@ -63,6 +65,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerDesktop(mux)
 	a.registerMedia(mux)
 	a.registerBatch(mux)
+	for _, fn := range a.opts.Extra {
+		fn(mux, a)
+	}
 	mux.Handle("/api/", a.public(func(w http.ResponseWriter, r *http.Request) error {
 		return httpError(http.StatusNotFound, "no such endpoint")
 	}))
@@ -75,6 +80,24 @@ func (a *API) public(fn handlerFunc) http.Handler {
 		}
 	})
 }
+
+// Auth serves fn for authenticated requests (SessionFrom gives the
+// session); errors returned as *HTTPError become their status code.
+func (a *API) Auth(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return a.auth(fn)
+}
+
+// Public serves fn without authentication, with the same error handling.
+func (a *API) Public(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return a.public(fn)
+}
+
+// Decode reads one JSON value from a request body (1 MiB max; trailing
+// data is an error) and answers 400/413 through the returned error.
+func Decode(r *http.Request, v any) error { return decode(r, v) }
+
+// Error returns an error that becomes the given status and message.
+func Error(code int, msg string) error { return httpError(code, msg) }
 
 // auth runs fn only for a request with a valid session.
 func (a *API) auth(fn handlerFunc) http.Handler {

@@ -11,6 +11,10 @@ import (
 
 type handlerFunc func(s *session.Session, payload json.RawMessage) error
 
+// HandlerFunc handles one client event; payload is the raw JSON payload
+// (nil when absent). Returned errors are logged at debug level.
+type HandlerFunc = handlerFunc
+
 var (
 	errCannotWatch = errors.New("session may not watch")
 	errNoDesktop   = errors.New("no desktop attached")
@@ -44,6 +48,7 @@ func (h *Handler) table() map[types.Event]handlerFunc {
 		h.controlHandlers(),
 		h.inputHandlers(),
 		h.desktopHandlers(),
+		h.opts.Extra,
 	} {
 		for ev, fn := range part {
 			if _, dup := t[ev]; dup {

@@ -53,6 +53,11 @@ type Options struct {
 	// OriginPatterns are extra allowed Origin hosts (server.cors); same-origin
 	// upgrades are always allowed.
 	OriginPatterns []string
+	// Extra are handlers for events of plugins, keyed by event name.
+	Extra map[types.Event]HandlerFunc
+	// OnConnect runs after system/init is sent to a new connection (plugins
+	// send their own init events there).
+	OnConnect []func(s *session.Session)
 	// CookieName is the session cookie (session.cookie.name).
 	CookieName string
 	Metrics    *Metrics
@@ -134,6 +139,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("websocket connected", "remote", r.RemoteAddr)
 	h.sendInit(sess)
+	for _, fn := range h.opts.OnConnect {
+		fn(sess)
+	}
 
 	h.readLoop(ctx, sess, c, log)
 	c.Close("")
