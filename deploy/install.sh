@@ -35,7 +35,7 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-pulseaudio gstreamer1.0-x
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libglib2.0-dev
-  chromium fonts-liberation fonts-dejavu-core
+  chromium fonts-liberation fonts-dejavu-core fonts-noto-color-emoji
   nodejs npm
 )
 
