@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newVersion(), newConfig())
+	root.AddCommand(newServe(), newVersion(), newConfig(), newPassword())
 	return root
 }
 
@@ -111,9 +111,14 @@ func newServe() *cobra.Command {
 
 func printBanner(w io.Writer, url string, cfg *config.Config) {
 	fmt.Fprintf(w, "\n  neko is running: open %s\n", url)
-	if cfg.Member.Provider == "multiuser" {
+	switch cfg.Member.Provider {
+	case "multiuser":
 		fmt.Fprintf(w, "  log in with any name; password %q for users, %q for admins\n",
 			cfg.Member.Multiuser.UserPassword, cfg.Member.Multiuser.AdminPassword)
+	case "noauth":
+		fmt.Fprintf(w, "  anyone can log in with any name and password (member.provider=noauth)\n")
+	default:
+		fmt.Fprintf(w, "  log in with the members of the %s provider\n", cfg.Member.Provider)
 	}
 	fmt.Fprintf(w, "  stop with Ctrl+C\n\n")
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/neko-webrtc/neko/internal/capture"
 	"github.com/neko-webrtc/neko/internal/config"
 	"github.com/neko-webrtc/neko/internal/desktop"
-	"github.com/neko-webrtc/neko/internal/member/multiuser"
+	"github.com/neko-webrtc/neko/internal/member"
 	"github.com/neko-webrtc/neko/internal/runtime"
 	"github.com/neko-webrtc/neko/internal/server"
 	"github.com/neko-webrtc/neko/internal/session"
@@ -206,19 +206,18 @@ func (a *App) start(ctx context.Context) error {
 		Logger:            a.log.With("component", "websocket"),
 	})
 
+	members, err := member.FromConfig(cfg.Member)
+	if err != nil {
+		return fmt.Errorf("app: member provider: %w", err)
+	}
 	restAPI := api.New(api.Options{
 		Sessions: a.sessions,
-		Members: multiuser.New(multiuser.Options{
-			AdminPassword: cfg.Member.Multiuser.AdminPassword,
-			UserPassword:  cfg.Member.Multiuser.UserPassword,
-			AdminProfile:  cfg.Member.Multiuser.AdminProfile,
-			UserProfile:   cfg.Member.Multiuser.UserProfile,
-		}),
-		Cookie:  cfg.Session.Cookie,
-		Proxy:   cfg.Server.Proxy,
-		Desktop: a.desktop,
-		Media:   a.video,
-		Logger:  a.log.With("component", "api"),
+		Members:  members,
+		Cookie:   cfg.Session.Cookie,
+		Proxy:    cfg.Server.Proxy,
+		Desktop:  a.desktop,
+		Media:    a.video,
+		Logger:   a.log.With("component", "api"),
 	})
 
 	if a.server, err = server.New(server.Options{

@@ -55,7 +55,7 @@ var Options = []Option{
 	{"desktop.upload_drop", true, "allow drag-and-drop uploads"},
 
 	// member
-	{"member.file.hash", true, "passwords in the members file are sha256 hex"},
+	{"member.file.hash", true, "passwords in the members file are sha256, base64 encoded (see neko password)"},
 	{"member.file.path", "", "members file path"},
 	{"member.multiuser.admin_password", "admin", "admin password"},
 	{"member.multiuser.admin_profile", "{}", "admin profile overrides as JSON"},

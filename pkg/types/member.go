@@ -16,6 +16,38 @@ type MemberProfile struct {
 	Plugins               map[string]any `json:"plugins"`
 }
 
+// MemberData is a stored member: GET /api/members lists them, POST
+// /api/members answers one.
+type MemberData struct {
+	ID      string        `json:"id"`
+	Profile MemberProfile `json:"profile"`
+}
+
+// MemberCreate is the body of POST /api/members. Profile fields it leaves
+// out take the create defaults (every right but admin).
+type MemberCreate struct {
+	Username string        `json:"username"`
+	Password string        `json:"password"`
+	Profile  MemberProfile `json:"profile"`
+}
+
+// MemberPassword is the body of POST /api/members/{id}/password.
+type MemberPassword struct {
+	Password string `json:"password"`
+}
+
+// MemberBulkUpdate is the body of POST /api/members_bulk/update: profile
+// fields it carries are set on every listed member, the others kept.
+type MemberBulkUpdate struct {
+	IDs     []string      `json:"ids"`
+	Profile MemberProfile `json:"profile"`
+}
+
+// MemberBulkDelete is the body of POST /api/members_bulk/delete.
+type MemberBulkDelete struct {
+	IDs []string `json:"ids"`
+}
+
 // SessionState is a session's connection and media state. The *_since
 // fields are set only for the state the session is in (or left last).
 type SessionState struct {

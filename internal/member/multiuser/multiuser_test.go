@@ -60,3 +60,15 @@ func TestSameNameDistinctIDs(t *testing.T) {
 		}
 	}
 }
+
+// A template name wins over the login name (the documented default
+// template has none, so the login name shows).
+func TestTemplateName(t *testing.T) {
+	p := New(Options{AdminPassword: "a", UserPassword: "u", UserProfile: types.MemberProfile{Name: "Guest"}})
+	if _, prof, _ := p.Authenticate("bob", "u"); prof.Name != "Guest" {
+		t.Fatalf("name %q", prof.Name)
+	}
+	if _, prof, _ := p.Authenticate("bob", "a"); prof.Name != "bob" {
+		t.Fatalf("name %q", prof.Name)
+	}
+}
