@@ -37,13 +37,17 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 	cd web && npm run format
 
-# Short fuzzing of every client-input parser (longer: FUZZTIME=5m).
+# Fuzz every Fuzz* target in the module for FUZZTIME each (make fuzz
+# FUZZTIME=5m for a longer run); new fuzzers are picked up automatically.
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test ./internal/webrtc/payload -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/websocket -run '^$$' -fuzz FuzzDispatch -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParseScreen -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/config -run '^$$' -fuzz FuzzICEServers -fuzztime $(FUZZTIME)
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' cmd internal pkg test | while read -r f; do \
+	  dir=./$$(dirname $$f); \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzz $$dir $$name"; \
+	    $(GO) test $$dir -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) >/dev/null || { $(GO) test $$dir -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME); exit 1; }; \
+	  done; \
+	done
 
 bench:
 	$(GO) run ./bench

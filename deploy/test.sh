@@ -30,7 +30,7 @@ step "go test -race (unit, integration, end-to-end)"
 go test -race -count=1 -timeout 20m ./...
 
 step "fuzz: client-input parsers (short runs; make fuzz FUZZTIME=5m for longer)"
-make fuzz FUZZTIME=8s
+make fuzz FUZZTIME=5s
 
 echo
 echo "all tests passed"
