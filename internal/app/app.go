@@ -186,6 +186,11 @@ func (a *App) start(ctx context.Context) error {
 		}
 	})
 
+	pluginEvents, pluginInit, pluginRoutes, err := a.plugins(ctx, display)
+	if err != nil {
+		return err
+	}
+
 	reg := a.newRegistry()
 	ws := websocket.New(ctx, websocket.Options{
 		Sessions: a.sessions,
@@ -202,6 +207,8 @@ func (a *App) start(ctx context.Context) error {
 		ScreencastEnabled: cfg.Capture.Screencast,
 		OriginPatterns:    originPatterns(cfg.Server.CORS),
 		CookieName:        cfg.Session.Cookie.Name,
+		Extra:             pluginEvents,
+		OnConnect:         pluginInit,
 		Metrics:           websocket.NewMetrics(reg),
 		Logger:            a.log.With("component", "websocket"),
 	})
@@ -217,6 +224,7 @@ func (a *App) start(ctx context.Context) error {
 		Proxy:    cfg.Server.Proxy,
 		Desktop:  a.desktop,
 		Media:    a.video,
+		Extra:    pluginRoutes,
 		Logger:   a.log.With("component", "api"),
 	})
 
