@@ -217,6 +217,9 @@ func (a *App) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: member provider: %w", err)
 	}
+	if cfg.Legacy.Enabled {
+		pluginRoutes = append(pluginRoutes, a.legacyRoutes(ctx, ws, members))
+	}
 	restAPI := api.New(api.Options{
 		Sessions: a.sessions,
 		Members:  members,

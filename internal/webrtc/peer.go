@@ -221,7 +221,7 @@ func (p *peer) readRTCP(sender *webrtc.RTPSender, video bool) {
 // onData handles one data-channel message from the client.
 func (p *peer) onData(msg webrtc.DataChannelMessage) {
 	if !msg.IsString {
-		m, err := payload.Decode(msg.Data)
+		m, err := p.decode(msg.Data) // v3 layout, or v2 (legacy.go)
 		if err != nil {
 			p.log.Debug("malformed data channel message", "err", err)
 			return

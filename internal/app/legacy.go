@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"slices"
+
+	"github.com/neko-webrtc/neko/internal/api"
+	"github.com/neko-webrtc/neko/internal/legacy"
+	"github.com/neko-webrtc/neko/internal/websocket"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// legacyVideo is the video id offered to v2 clients when capture defines
+// it (a stream with the cursor drawn in: v2 clients cannot draw it).
+const legacyVideo = "legacy"
+
+// legacyRoutes builds the v2 bridge (legacy mode) and returns the route
+// that serves it at /ws, beside /api (an extra API route). The bridge runs
+// v2 clients' events through core, the v3 WebSocket handler, and logs
+// them in with members.
+func (a *App) legacyRoutes(ctx context.Context, core *websocket.Handler, members legacy.Members) func(*http.ServeMux, *api.API) {
+	cfg := a.cfg
+	// locks=file_transfer: the file transfer plugin reads this room setting.
+	if cfg.Legacy.FileTransferLocked {
+		a.sessions.UpdateSettings(nil, func(s *types.Settings) {
+			plugins := maps.Clone(s.Plugins)
+			if plugins == nil {
+				plugins = map[string]any{}
+			}
+			plugins[types.PluginFileTransferEnabled] = false
+			s.Plugins = plugins
+		})
+	}
+	video := ""
+	if slices.Contains(a.webrtc.VideoIDs(), legacyVideo) {
+		video = legacyVideo
+	}
+	h := legacy.New(ctx, legacy.Options{
+		Sessions:       a.sessions,
+		Members:        members,
+		Core:           core,
+		FileTransfer:   cfg.Plugins.FileTransfer.Enabled,
+		Video:          video,
+		OriginPatterns: originPatterns(cfg.Server.CORS),
+		Logger:         a.log.With("component", "legacy"),
+	})
+	return func(mux *http.ServeMux, _ *api.API) { h.Register(mux) }
+}
