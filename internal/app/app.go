@@ -155,6 +155,7 @@ func (a *App) start(ctx context.Context) error {
 			a.log.Warn("release held keys", "err", err)
 		}
 	})
+	a.wireDesktop()
 
 	a.webrtc, err = webrtc.New(webrtc.Options{
 		Config:       cfg.WebRTC,
@@ -203,6 +204,7 @@ func (a *App) start(ctx context.Context) error {
 			}
 			return types.ScreenSize{Width: w, Height: h, Rate: r}
 		},
+		Screens:           a.screenSizes,
 		Videos:            a.webrtc.VideoIDs(),
 		ScreencastEnabled: cfg.Capture.Screencast,
 		OriginPatterns:    originPatterns(cfg.Server.CORS),

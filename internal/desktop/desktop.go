@@ -1,11 +1,18 @@
 // Package desktop drives the X11 display that the virtual browser runs on:
-// it injects pointer and keyboard input through the XTest extension and
-// reports the screen size and cursor position. It speaks the X protocol
-// directly (github.com/jezek/xgb), so no cgo or Xlib is involved.
+// it injects pointer and keyboard input through the XTest extension, reports
+// and changes the screen mode (RandR), reads and sets the clipboard, the
+// keyboard layout and modifiers, takes screenshots and follows the cursor
+// image (XFixes), restores minimised windows and drops uploaded files onto
+// windows. It speaks the X protocol directly
+// (github.com/jezek/xgb), so no cgo or Xlib is involved; the clipboard
+// contents and the keyboard layout go through xclip and setxkbmap.
 //
-// A Desktop owns one X connection. All methods are safe for concurrent use;
-// request sequences that must not interleave (remapping a spare keycode and
-// pressing it, Control around wheel clicks) run under one mutex.
+// A Desktop owns one X connection (plus one for XKB requests, see
+// setupXKB). All methods are safe for concurrent use; request sequences
+// that must not interleave (remapping a spare keycode and pressing it,
+// Control around wheel clicks) run under one mutex. Changes (screen,
+// clipboard, cursor) are reported to listeners from watcher goroutines; the
+// event loop only wakes them. Files are dropped onto windows with XDND.
 package desktop
 
 import (
@@ -21,6 +28,8 @@ import (
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/xproto"
 	"github.com/jezek/xgb/xtest"
+
+	"github.com/neko-webrtc/neko/pkg/types"
 )
 
 // Errors callers may want to tell apart.
@@ -62,6 +71,36 @@ type Desktop struct {
 
 	eventsDone chan struct{}
 
+	// display is the display name, for the helper tools (xclip,
+	// setxkbmap) that speak to the same server.
+	display string
+	// life ends with Close: watchers stop and helper processes are killed.
+	life    context.Context
+	endLife context.CancelFunc
+	workers sync.WaitGroup
+
+	watch     watchers
+	listeners listeners
+
+	// xfixes says whether XFixes was set up, xkbConn is the connection for
+	// XKB requests (nil without XKB); without them clipboard and cursor
+	// notifications, and modifiers, are unavailable.
+	xfixes  bool
+	xkbConn *xgb.Conn
+	atoms   atoms
+
+	// screenMu serialises screen changes and their notifications;
+	// screenLast is the configuration listeners were last told about.
+	screenMu   sync.Mutex
+	screenLast types.ScreenSize
+
+	clip  clipboardOwner
+	cur   cursorState
+	unmin unminimizer
+	drop  dropper
+	// fileChooser is desktop.file_chooser_dialog (see filechooser.go).
+	fileChooser atomic.Bool
+
 	mu          sync.Mutex
 	closed      bool
 	keymap      *keymap
@@ -90,7 +129,7 @@ func Open(ctx context.Context, opts Options) (*Desktop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("desktop: connect to %s: %w", display, err)
 	}
-	d, err := setup(conn, log.With("display", display))
+	d, err := setup(conn, display, log.With("display", display))
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("desktop: %s: %w", display, err)
@@ -126,7 +165,7 @@ func dial(ctx context.Context, display string) (*xgb.Conn, error) {
 	}
 }
 
-func setup(conn *xgb.Conn, log *slog.Logger) (*Desktop, error) {
+func setup(conn *xgb.Conn, display string, log *slog.Logger) (*Desktop, error) {
 	if err := xtest.Init(conn); err != nil {
 		return nil, fmt.Errorf("XTEST extension: %w", err)
 	}
@@ -144,6 +183,7 @@ func setup(conn *xgb.Conn, log *slog.Logger) (*Desktop, error) {
 		maxKeycode: info.MaxKeycode,
 		randrMinor: -1,
 		eventsDone: make(chan struct{}),
+		display:    display,
 		heldKeys:   make(map[uint32]xproto.Keycode),
 		spares:     make(map[xproto.Keycode]*spare),
 	}
@@ -157,6 +197,13 @@ func setup(conn *xgb.Conn, log *slog.Logger) (*Desktop, error) {
 		d.randrMinor = int(v.MinorVersion)
 	} else {
 		log.Warn("RandR older than 1.2, screen rate will be 0", "version", fmt.Sprintf("%d.%d", v.MajorVersion, v.MinorVersion))
+	}
+
+	// Initialising an extension writes xgb's package-level event tables,
+	// which the connection's reader consults for every event, so all of
+	// them are initialised before any event is selected.
+	if err := d.initXFixes(); err != nil {
+		log.Warn("XFixes unavailable: no clipboard or cursor change notifications", "err", err)
 	}
 
 	// StructureNotify on the root reports every screen resize (RandR or
@@ -173,7 +220,11 @@ func setup(conn *xgb.Conn, log *slog.Logger) (*Desktop, error) {
 	}
 	d.keymap = km
 
+	if err := d.setupExtras(); err != nil {
+		return nil, err
+	}
 	go d.eventLoop()
+	d.startWatchers()
 	return d, nil
 }
 
@@ -200,7 +251,10 @@ func (d *Desktop) eventLoop() {
 		case xproto.ConfigureNotifyEvent:
 			if e.Window == d.root {
 				d.storeSize(int(e.Width), int(e.Height))
+				d.watch.screen.kick()
 			}
+		default:
+			d.extraEvent(ev)
 		}
 	}
 }
@@ -229,6 +283,14 @@ func (d *Desktop) Close() error {
 	d.closed = true
 	d.mu.Unlock()
 
+	// Watchers first: they may be waiting on a reply or a helper process.
+	d.endLife()
+	if d.xkbConn != nil {
+		d.xkbConn.Close()
+	}
+	d.workers.Wait()
+	d.clip.stop()
+	d.removeUploads()
 	d.conn.Close()
 	<-d.eventsDone
 	if err := errors.Join(errs...); err != nil {

@@ -26,18 +26,21 @@ const (
 const maxScrollClicks = 20
 
 // Move warps the pointer to absolute screen coordinates, clamped to the
-// screen. It is a single XTest request with no round trip.
+// screen. It is a single XTest request with no round trip. Cursor position
+// listeners are told the clamped position.
 func (d *Desktop) Move(x, y int) error {
 	w, h := d.loadSize()
 	x, y = clamp(x, w), clamp(y, h)
 
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if err := d.usableLocked(); err != nil {
+		d.mu.Unlock()
 		return err
 	}
 	// Detail 0 = absolute; root names screen 0's root.
 	xtest.FakeInput(d.conn, xproto.MotionNotify, 0, 0, d.root, int16(x), int16(y), 0)
+	d.mu.Unlock()
+	d.cur.moved(x, y)
 	return nil
 }
 

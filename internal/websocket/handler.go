@@ -19,7 +19,8 @@ import (
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
-// Desktop is the input side of the desktop, as the handlers need it.
+// Desktop is the desktop as the handlers need it: input, and the screen,
+// clipboard and keyboard events of desktop.go.
 type Desktop interface {
 	Move(x, y int) error
 	Scroll(deltaX, deltaY int, controlKey bool) error
@@ -29,6 +30,18 @@ type Desktop interface {
 	KeyDown(keysym uint32) error
 	KeyUp(keysym uint32) error
 	KeyPress(keysym uint32) error
+
+	// Cut, Copy, Paste and SelectAll press Control+x, c, v or a.
+	Cut() error
+	Copy() error
+	Paste() error
+	SelectAll() error
+	// SetScreenSize switches the mode; actor (the session id) goes into
+	// the screen/updated broadcast, which the desktop's listener sends.
+	SetScreenSize(size types.ScreenSize, actor string) (types.ScreenSize, error)
+	SetClipboard(ctx context.Context, c types.ClipboardText) error
+	SetKeyboardMap(ctx context.Context, m types.KeyboardMap) error
+	SetKeyboardModifiers(m types.KeyboardModifiers) error
 }
 
 // WebRTC is the signalling side of the media plane.

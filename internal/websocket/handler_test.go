@@ -205,11 +205,21 @@ func FuzzDispatch(f *testing.F) {
 
 type nopDesktop struct{}
 
-func (nopDesktop) Move(x, y int) error                { return nil }
-func (nopDesktop) Scroll(dx, dy int, ctrl bool) error { return nil }
-func (nopDesktop) ButtonDown(uint32) error            { return nil }
-func (nopDesktop) ButtonUp(uint32) error              { return nil }
-func (nopDesktop) ButtonPress(uint32) error           { return nil }
-func (nopDesktop) KeyDown(uint32) error               { return nil }
-func (nopDesktop) KeyUp(uint32) error                 { return nil }
-func (nopDesktop) KeyPress(uint32) error              { return nil }
+func (nopDesktop) Move(x, y int) error                                     { return nil }
+func (nopDesktop) Scroll(dx, dy int, ctrl bool) error                      { return nil }
+func (nopDesktop) ButtonDown(uint32) error                                 { return nil }
+func (nopDesktop) ButtonUp(uint32) error                                   { return nil }
+func (nopDesktop) ButtonPress(uint32) error                                { return nil }
+func (nopDesktop) KeyDown(uint32) error                                    { return nil }
+func (nopDesktop) KeyUp(uint32) error                                      { return nil }
+func (nopDesktop) KeyPress(uint32) error                                   { return nil }
+func (nopDesktop) Cut() error                                              { return nil }
+func (nopDesktop) Copy() error                                             { return nil }
+func (nopDesktop) Paste() error                                            { return nil }
+func (nopDesktop) SelectAll() error                                        { return nil }
+func (nopDesktop) SetClipboard(context.Context, types.ClipboardText) error { return nil }
+func (nopDesktop) SetKeyboardMap(context.Context, types.KeyboardMap) error { return nil }
+func (nopDesktop) SetKeyboardModifiers(types.KeyboardModifiers) error      { return nil }
+func (nopDesktop) SetScreenSize(s types.ScreenSize, _ string) (types.ScreenSize, error) {
+	return s, nil
+}
