@@ -96,6 +96,7 @@ type Desktop struct {
 
 	clip  clipboardOwner
 	cur   cursorState
+	touch touchState
 	unmin unminimizer
 	drop  dropper
 	// fileChooser is desktop.file_chooser_dialog (see filechooser.go).

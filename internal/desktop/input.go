@@ -191,6 +191,7 @@ func (d *Desktop) wheelClicks(delta int, positive, negative byte) {
 // host that leaves mid-chord leaves nothing stuck. It waits until the server
 // has processed the releases.
 func (d *Desktop) ResetKeys() error {
+	d.resetTouch()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.usableLocked(); err != nil {

@@ -105,6 +105,15 @@ func (h *Handler) inputHandlers() map[types.Event]handlerFunc {
 		types.EventControlKeyDown:     handle(input(h, key(Desktop.KeyDown))),
 		types.EventControlKeyUp:       handle(input(h, key(Desktop.KeyUp))),
 		types.EventControlKeyPress:    handle(input(h, key(Desktop.KeyPress))),
+		types.EventControlTouchBegin:  handle(input(h, touch(Desktop.TouchBegin))),
+		types.EventControlTouchUpdate: handle(input(h, touch(Desktop.TouchUpdate))),
+		types.EventControlTouchEnd:    handle(input(h, touch(Desktop.TouchEnd))),
+	}
+}
+
+func touch(fn func(Desktop, uint32, int, int, uint8) error) func(Desktop, *types.ControlTouch) error {
+	return func(d Desktop, p *types.ControlTouch) error {
+		return fn(d, p.TouchID, p.X, p.Y, p.Pressure)
 	}
 }
 

@@ -30,6 +30,12 @@ type Desktop interface {
 	KeyDown(keysym uint32) error
 	KeyUp(keysym uint32) error
 	KeyPress(keysym uint32) error
+	TouchBegin(id uint32, x, y int, pressure uint8) error
+	TouchUpdate(id uint32, x, y int, pressure uint8) error
+	TouchEnd(id uint32, x, y int, pressure uint8) error
+	// TouchEvents is system/init's touch_events: whether real touch
+	// events reach the app (false: single touch drives the pointer).
+	TouchEvents() bool
 
 	// Cut, Copy, Paste and SelectAll press Control+x, c, v or a.
 	Cut() error
@@ -245,7 +251,7 @@ func (h *Handler) sendInit(s *session.Session) {
 		ScreenSize:        h.screen(),
 		Sessions:          sessions,
 		Settings:          h.opts.Sessions.Settings(),
-		TouchEvents:       false,
+		TouchEvents:       h.opts.Desktop != nil && h.opts.Desktop.TouchEvents(),
 		ScreencastEnabled: h.opts.ScreencastEnabled,
 		WebRTC:            types.SystemWebRTC{Videos: h.opts.Videos},
 	}

@@ -223,3 +223,8 @@ func (nopDesktop) SetKeyboardModifiers(types.KeyboardModifiers) error      { ret
 func (nopDesktop) SetScreenSize(s types.ScreenSize, _ string) (types.ScreenSize, error) {
 	return s, nil
 }
+
+func (nopDesktop) TouchBegin(uint32, int, int, uint8) error  { return nil }
+func (nopDesktop) TouchUpdate(uint32, int, int, uint8) error { return nil }
+func (nopDesktop) TouchEnd(uint32, int, int, uint8) error    { return nil }
+func (nopDesktop) TouchEvents() bool                         { return false }
