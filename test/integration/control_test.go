@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -139,6 +140,20 @@ func TestControlAndInput(t *testing.T) {
 	binary.BigEndian.PutUint16(move[5:], 20)
 	_ = dc.Send(move)
 	waitPointer(t, paint, 10, 20)
+
+	// The room shows in the metrics.
+	resp, err := http.Get(s.URL + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"neko_sessions 2", "neko_sessions_connected 2", "neko_sessions_watching 1",
+		"neko_webrtc_peers 1", `neko_ws_events_in_total{event="control/request"}`, "neko_host_changes_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }
 
 // TestBadInput: clear errors, never a crash or a dropped connection.
