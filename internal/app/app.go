@@ -50,8 +50,10 @@ type App struct {
 
 	runtime  *runtime.Runtime
 	desktop  *desktop.Desktop
-	video    *capture.Stream
+	video    *capture.Videos // the qualities; Restart after a resize
 	audio    *capture.Stream
+	cast     *capture.Screencast // the JPEG screencast
+	rtmp     *capture.Broadcast  // the RTMP broadcast
 	sessions *session.Manager
 	webrtc   *webrtc.Manager
 	server   *server.Server
@@ -113,23 +115,9 @@ func (a *App) start(ctx context.Context) error {
 		return fmt.Errorf("app: desktop %s: %w", display, err)
 	}
 
-	a.video = capture.NewStream("main", "video", func() (string, error) {
-		if cfg.Capture.VideoPipeline != "" {
-			return capture.CustomPipeline(cfg.Capture.VideoPipeline, captureDisplay, cfg.Capture.AudioDevice)
-		}
-		return capture.VideoPipeline(capture.VideoParams{
-			Display: captureDisplay, Codec: cfg.Capture.VideoCodec, FPS: cfg.Desktop.Screen.Rate,
-			// Until clients draw the cursor from the data channel, it is
-			// drawn into the video so viewers see the host's pointer.
-			ShowPointer: true,
-		})
-	}, a.log)
-	a.audio = capture.NewStream("audio", "audio", func() (string, error) {
-		if cfg.Capture.AudioPipeline != "" {
-			return capture.CustomPipeline(cfg.Capture.AudioPipeline, captureDisplay, cfg.Capture.AudioDevice)
-		}
-		return capture.AudioPipeline(capture.AudioParams{Server: pulseServer, Device: cfg.Capture.AudioDevice, Codec: cfg.Capture.AudioCodec})
-	}, a.log)
+	if err := a.newMedia(captureDisplay, pulseServer); err != nil {
+		return err
+	}
 
 	a.sessions = session.New(session.Options{
 		Settings: types.Settings{
@@ -157,21 +145,25 @@ func (a *App) start(ctx context.Context) error {
 	})
 	a.wireDesktop()
 
+	cursorImage, pointer := a.cursorOptions()
 	a.webrtc, err = webrtc.New(webrtc.Options{
 		Config:       cfg.WebRTC,
 		BindLoopback: isLoopbackBind(cfg.Server.Bind),
 		VideoCodec:   cfg.Capture.VideoCodec,
 		AudioCodec:   cfg.Capture.AudioCodec,
-		Video:        a.video,
+		Videos:       a.videoStreams(),
 		Audio:        a.audio,
 		FPS:          cfg.Desktop.Screen.Rate,
 		Sessions:     a.sessions,
 		Desktop:      a.desktop,
+		Cursor:       cursorImage,
+		Pointer:      pointer,
 		Logger:       a.log.With("component", "webrtc"),
 	})
 	if err != nil {
 		return err
 	}
+	a.wireCursor()
 	a.sessions.OnDisconnected(a.webrtc.Close)
 	a.sessions.OnDeleted(a.webrtc.Close)
 	// Private mode: only admins may watch, including those already watching.
@@ -228,7 +220,7 @@ func (a *App) start(ctx context.Context) error {
 		Cookie:   cfg.Session.Cookie,
 		Proxy:    cfg.Server.Proxy,
 		Desktop:  a.desktop,
-		Media:    a.video,
+		Media:    roomMedia{cast: a.cast, rtmp: a.rtmp},
 		Extra:    pluginRoutes,
 		Logger:   a.log.With("component", "api"),
 	})
@@ -292,6 +284,12 @@ func (a *App) shutdown() {
 	}
 	if a.audio != nil {
 		a.audio.Close()
+	}
+	if a.cast != nil {
+		a.cast.Close()
+	}
+	if a.rtmp != nil {
+		a.rtmp.Close()
 	}
 	if a.desktop != nil {
 		_ = a.desktop.Close()

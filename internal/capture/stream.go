@@ -35,6 +35,7 @@ type Stream struct {
 	lastKey   time.Time
 	generated int // pipelines started, for tests and metrics
 	restart   *time.Timer
+	keyTimer  *time.Timer // a merged keyframe request waiting its turn
 }
 
 // NewStream makes a stream whose pipeline description comes from desc (it
@@ -99,17 +100,36 @@ func (s *Stream) Running() bool {
 }
 
 // RequestKeyframe asks the encoder for a keyframe (a viewer joined or sent
-// a PLI/FIR). Requests closer than minKeyInterval are merged, so a burst of
-// PLIs from many viewers costs one keyframe.
+// a PLI/FIR). Requests closer than minKeyInterval are merged: a burst of
+// PLIs from many viewers costs one keyframe, and a request that comes too
+// soon after the last keyframe is served when the interval is over (never
+// dropped: a viewer may be waiting for exactly that keyframe).
 func (s *Stream) RequestKeyframe() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pipeline == nil || s.kind != "video" {
 		return
 	}
-	if time.Since(s.lastKey) < minKeyInterval {
+	wait := minKeyInterval - time.Since(s.lastKey)
+	if wait <= 0 {
+		s.forceKeyframeLocked()
 		return
 	}
+	if s.keyTimer != nil {
+		return // one is already scheduled
+	}
+	p := s.pipeline
+	s.keyTimer = time.AfterFunc(wait, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.keyTimer = nil
+		if s.pipeline == p {
+			s.forceKeyframeLocked()
+		}
+	})
+}
+
+func (s *Stream) forceKeyframeLocked() {
 	s.lastKey = time.Now()
 	s.pipeline.ForceKeyframe()
 }
@@ -164,6 +184,10 @@ func (s *Stream) stopLocked() {
 		s.restart.Stop()
 		s.restart = nil
 	}
+	if s.keyTimer != nil {
+		s.keyTimer.Stop()
+		s.keyTimer = nil
+	}
 	if s.pipeline == nil {
 		return
 	}
@@ -176,8 +200,13 @@ func (s *Stream) stopLocked() {
 // supervise restarts a pipeline that failed (the X server restarted, the
 // sound server went away) while viewers still want it.
 func (s *Stream) supervise(p *gst.Pipeline) {
-	err, ok := <-p.Errors()
-	if !ok || err == nil {
+	var err error
+	select {
+	case err = <-p.Errors():
+	case <-p.Done():
+		return
+	}
+	if err == nil {
 		return
 	}
 	s.mu.Lock()

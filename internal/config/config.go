@@ -125,11 +125,27 @@ type Desktop struct {
 type Capture struct {
 	VideoCodec    string
 	VideoDisplay  string
-	VideoPipeline string
+	VideoPipeline string // shorthand: the whole pipeline of quality "main"
+	// VideoIDs are the qualities in order, the default first;
+	// VideoPipelines defines them (empty: one default quality "main").
+	VideoIDs       []string
+	VideoPipelines map[string]VideoPipeline
+
 	AudioCodec    string
 	AudioDevice   string
 	AudioPipeline string
-	Screencast    bool
+
+	Screencast         bool
+	ScreencastRate     string
+	ScreencastQuality  string
+	ScreencastPipeline string
+
+	BroadcastURL       string
+	BroadcastAutostart bool
+	BroadcastPipeline  string
+	BroadcastPreset    string
+	BroadcastAudioKbps int
+	BroadcastVideoKbps int
 }
 
 type Runtime struct {

@@ -173,24 +173,8 @@ func Load(v *viper.Viper) (*Config, error) {
 		UploadDrop:        v.GetBool("desktop.upload_drop"),
 	}
 
-	c.Capture = Capture{
-		VideoCodec:    strings.ToLower(v.GetString("capture.video.codec")),
-		VideoDisplay:  v.GetString("capture.video.display"),
-		VideoPipeline: v.GetString("capture.video.pipeline"),
-		AudioCodec:    strings.ToLower(v.GetString("capture.audio.codec")),
-		AudioDevice:   v.GetString("capture.audio.device"),
-		AudioPipeline: v.GetString("capture.audio.pipeline"),
-		Screencast:    v.GetBool("capture.screencast.enabled"),
-	}
-	switch c.Capture.VideoCodec {
-	case "vp8", "vp9", "h264", "av1", "h265":
-	default:
-		return nil, fmt.Errorf("config: capture.video.codec %q: want vp8, vp9, h264, av1 or h265", c.Capture.VideoCodec)
-	}
-	switch c.Capture.AudioCodec {
-	case "opus", "g722", "pcmu", "pcma":
-	default:
-		return nil, fmt.Errorf("config: capture.audio.codec %q: want opus, g722, pcmu or pcma", c.Capture.AudioCodec)
+	if c.Capture, err = loadCapture(v); err != nil {
+		return nil, err
 	}
 
 	c.Plugins = loadPlugins(v)

@@ -1,7 +1,9 @@
-// Package webrtc is the media plane: one pion peer per watching session,
-// fed by shared tracks (one per video quality, one for audio) so that
-// encoding never grows with viewers; signalling over the session's
-// WebSocket; the binary data channel for input.
+// Package webrtc is the media plane: one pion peer per watching session.
+// Each capture stream is packetised once (source) and fanned out to a track
+// per viewer (viewerTrack) with its own bounded queue and writer, so
+// encoding never grows with viewers and a slow viewer delays nobody else.
+// Signalling goes over the session's WebSocket; input over the binary data
+// channel.
 package webrtc
 
 import (
@@ -12,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/neko-webrtc/neko/internal/capture"
 	"github.com/neko-webrtc/neko/internal/config"
@@ -45,29 +46,39 @@ type Options struct {
 	BindLoopback bool // the HTTP server listens on loopback only
 	VideoCodec   string
 	AudioCodec   string
-	Video        Stream // the "main" quality
-	Audio        Stream
-	FPS          int
-	Sessions     *session.Manager
-	Desktop      Desktop
-	Logger       *slog.Logger
+	// Videos are the video qualities in the order of capture.video.ids:
+	// the first is the default.
+	Videos   []Stream
+	Audio    Stream
+	FPS      int
+	Sessions *session.Manager
+	Desktop  Desktop
+	// Cursor and Pointer report the current cursor image and pointer
+	// position, sent to each viewer when its data channel opens (later
+	// changes come through SetCursorImage and SetCursorPosition).
+	Cursor  func() (CursorImage, bool)
+	Pointer func() (x, y int, ok bool)
+	Logger  *slog.Logger
 }
 
 // Manager owns the peers.
 type Manager struct {
-	opts  Options
-	log   *slog.Logger
-	net   *network
-	api   *webrtc.API
-	video *webrtc.TrackLocalStaticSample
-	audio *webrtc.TrackLocalStaticSample
+	opts   Options
+	log    *slog.Logger
+	net    *network
+	api    *webrtc.API
+	vcodec webrtc.RTPCodecCapability
+	acodec webrtc.RTPCodecCapability
+	videos []*source
+	byID   map[string]*source
+	audio  *source
 
 	mu     sync.Mutex
 	peers  map[*session.Session]*peer
 	closed bool
 }
 
-// New builds the manager and connects the shared tracks to the streams.
+// New builds the manager and attaches a source to every stream.
 func New(opts Options) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -84,55 +95,98 @@ func New(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := &Manager{opts: opts, log: log, vcodec: vc, acodec: ac, byID: map[string]*source{}, peers: map[*session.Session]*peer{}}
+	for _, st := range opts.Videos {
+		if _, dup := m.byID[st.ID()]; dup {
+			return nil, fmt.Errorf("webrtc: video id %q listed twice", st.ID())
+		}
+		src, err := newSource(st.ID(), webrtc.RTPCodecTypeVideo, st, vc, time.Second/time.Duration(opts.FPS))
+		if err != nil {
+			return nil, err
+		}
+		m.videos = append(m.videos, src)
+		m.byID[st.ID()] = src
+	}
+	if opts.Audio != nil {
+		if m.audio, err = newSource(opts.Audio.ID(), webrtc.RTPCodecTypeAudio, opts.Audio, ac, 10*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
 	n, err := newNetwork(opts.Config, opts.BindLoopback, log)
 	if err != nil {
 		return nil, err
 	}
-	api, err := newAPI(n, vc, ac)
-	if err != nil {
+	if m.api, err = newAPI(n, vc, ac); err != nil {
 		n.close()
 		return nil, err
 	}
-	m := &Manager{opts: opts, log: log, net: n, api: api, peers: map[*session.Session]*peer{}}
-	if m.video, err = webrtc.NewTrackLocalStaticSample(vc, "video", "stream"); err != nil {
-		return nil, fmt.Errorf("webrtc: video track: %w", err)
-	}
-	if m.audio, err = webrtc.NewTrackLocalStaticSample(ac, "audio", "stream"); err != nil {
-		return nil, fmt.Errorf("webrtc: audio track: %w", err)
-	}
-	frame := time.Second / time.Duration(opts.FPS)
-	if opts.Video != nil {
-		opts.Video.SetHandler(func(s capture.Sample) {
-			d := s.Duration
-			if d <= 0 {
-				d = frame
-			}
-			// WriteSample packetises once and writes to every bound peer;
-			// errors only mean no peer is bound yet.
-			_ = m.video.WriteSample(media.Sample{Data: s.Data, Duration: d})
-		})
-	}
-	if opts.Audio != nil {
-		opts.Audio.SetHandler(func(s capture.Sample) {
-			d := s.Duration
-			if d <= 0 {
-				d = 10 * time.Millisecond
-			}
-			_ = m.audio.WriteSample(media.Sample{Data: s.Data, Duration: d})
-		})
-	}
+	m.net = n
 	return m, nil
 }
 
-// VideoIDs lists the video qualities.
+// VideoIDs lists the video qualities, the default first.
 func (m *Manager) VideoIDs() []string {
-	if m.opts.Video == nil {
-		return []string{}
+	ids := make([]string, 0, len(m.videos))
+	for _, s := range m.videos {
+		ids = append(ids, s.id)
 	}
-	return []string{m.opts.Video.ID()}
+	return ids
 }
 
-var errClosed = errors.New("webrtc: manager closed")
+// Errors of video selection.
+var (
+	ErrVideoNotFound = errors.New("webrtc: no such video")
+	ErrNoVideo       = errors.New("webrtc: no video configured")
+	errClosed        = errors.New("webrtc: manager closed")
+	errNoPeer        = errors.New("webrtc: no peer for this session; send signal/request first")
+)
+
+// selectVideo resolves a selector among the qualities. Qualities are
+// listed best first (capture.video.ids): "lower" is the next id in the
+// list, "higher" the previous one; "nearest" is the id itself or, if
+// unknown, the default.
+func (m *Manager) selectVideo(sel *types.VideoSelector) (*source, error) {
+	if len(m.videos) == 0 {
+		return nil, ErrNoVideo
+	}
+	if sel == nil || sel.ID == "" {
+		return m.videos[0], nil
+	}
+	idx := -1
+	for i, s := range m.videos {
+		if s.id == sel.ID {
+			idx = i
+		}
+	}
+	switch sel.Type {
+	case "", "exact", "best":
+		if idx >= 0 {
+			return m.videos[idx], nil
+		}
+	case "nearest":
+		if idx >= 0 {
+			return m.videos[idx], nil
+		}
+		return m.videos[0], nil
+	case "lower":
+		if idx >= 0 && idx+1 < len(m.videos) {
+			return m.videos[idx+1], nil
+		}
+	case "higher":
+		if idx > 0 {
+			return m.videos[idx-1], nil
+		}
+	default:
+		return nil, &selectorError{fmt.Errorf("webrtc: video selector type %q: want exact, nearest, lower or higher", sel.Type)}
+	}
+	return nil, &selectorError{fmt.Errorf("%w: %s %q", ErrVideoNotFound, sel.Type, sel.ID)}
+}
+
+// selectorError is a video selector that names no quality.
+type selectorError struct{ err error }
+
+func (e *selectorError) Error() string { return e.err.Error() }
+func (e *selectorError) Unwrap() error { return e.err }
 
 // Request starts (or restarts) the session's peer and sends the offer.
 func (m *Manager) Request(s *session.Session, req types.SignalRequest) error {
@@ -160,7 +214,7 @@ func (m *Manager) Request(s *session.Session, req types.SignalRequest) error {
 	}
 	m.peers[s] = p
 	m.mu.Unlock()
-	return p.offer()
+	return p.provide()
 }
 
 func (m *Manager) peer(s *session.Session) (*peer, error) {
@@ -168,18 +222,37 @@ func (m *Manager) peer(s *session.Session) (*peer, error) {
 	defer m.mu.Unlock()
 	p, ok := m.peers[s]
 	if !ok {
-		return nil, errors.New("webrtc: no peer for this session; send signal/request first")
+		return nil, errNoPeer
 	}
 	return p, nil
 }
 
-// Answer applies the client's answer.
+// Answer applies the client's answer to our offer.
 func (m *Manager) Answer(s *session.Session, sdp string) error {
 	p, err := m.peer(s)
 	if err != nil {
 		return err
 	}
 	return p.answer(sdp)
+}
+
+// Offer applies an offer from the client (it renegotiates) and sends our
+// answer as signal/answer.
+func (m *Manager) Offer(s *session.Session, sdp string) error {
+	p, err := m.peer(s)
+	if err != nil {
+		return err
+	}
+	return p.acceptOffer(sdp)
+}
+
+// Restart sends an ICE-restart offer as signal/restart.
+func (m *Manager) Restart(s *session.Session) error {
+	p, err := m.peer(s)
+	if err != nil {
+		return err
+	}
+	return p.restartICE()
 }
 
 // Candidate adds a remote ICE candidate.
@@ -189,6 +262,32 @@ func (m *Manager) Candidate(s *session.Session, c types.SignalCandidate) error {
 		return err
 	}
 	return p.candidate(c)
+}
+
+// Video changes the session's video (quality, on/off) without
+// renegotiation and reports the new state as signal/video.
+func (m *Manager) Video(s *session.Session, req types.SignalVideoRequest) error {
+	p, err := m.peer(s)
+	if err != nil {
+		return err
+	}
+	if err := p.setVideo(req); err != nil {
+		return err
+	}
+	s.Send(types.EventSignalVideo, p.videoState())
+	return nil
+}
+
+// Audio turns the session's audio on or off and reports it as
+// signal/audio.
+func (m *Manager) Audio(s *session.Session, req types.SignalAudioRequest) error {
+	p, err := m.peer(s)
+	if err != nil {
+		return err
+	}
+	p.setAudio(req)
+	s.Send(types.EventSignalAudio, p.audioState())
+	return nil
 }
 
 // Close ends the session's peer, if any.
@@ -216,6 +315,37 @@ func (m *Manager) Peers() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.peers)
+}
+
+// Stats are fan-out counters for metrics and tests.
+type Stats struct {
+	// Viewers per video id (tracks attached to its source).
+	Viewers map[string]int
+	// Dropped samples and written packets over all live viewers.
+	Dropped, Sent uint64
+}
+
+// Stats returns the current fan-out counters.
+func (m *Manager) Stats() Stats {
+	st := Stats{Viewers: map[string]int{}}
+	for _, s := range m.videos {
+		st.Viewers[s.id] = s.subscribers()
+	}
+	m.mu.Lock()
+	peers := make([]*peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	for _, p := range peers {
+		for _, t := range []*viewerTrack{p.video, p.audio} {
+			if t != nil {
+				st.Dropped += t.drops.Load()
+				st.Sent += t.sent.Load()
+			}
+		}
+	}
+	return st
 }
 
 // Shutdown closes every peer and the shared sockets.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,21 +16,34 @@ import (
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
-// peer is one session's WebRTC connection.
+// iceRestartTimeout is how long a peer whose transport failed may take to
+// reconnect after the server's ICE-restart offer before it is closed.
+const iceRestartTimeout = 15 * time.Second
+
+// peer is one session's WebRTC connection. Its video and audio tracks are
+// negotiated once; which source feeds them (and whether any does) changes
+// without renegotiation.
 type peer struct {
 	m       *Manager
 	session *session.Session
 	log     *slog.Logger
 	pc      *webrtc.PeerConnection
 	dc      *webrtc.DataChannel
-	video   Stream
-	audio   Stream
+	video   *viewerTrack // nil when no video is configured
+	audio   *viewerTrack
 
-	mu        sync.Mutex
-	pending   []webrtc.ICECandidateInit // arrived before the answer
-	hasRemote bool
-	closed    bool
-	connected bool
+	// sig serialises the offer/answer exchanges of this peer.
+	sig sync.Mutex
+
+	mu            sync.Mutex
+	videoID       string // selected quality, also while disabled
+	videoDisabled bool
+	audioDisabled bool
+	pending       []webrtc.ICECandidateInit // arrived before the remote description
+	hasRemote     bool
+	closed        bool
+	connected     bool
+	restarting    *time.Timer // ICE restart after failure, until connected
 }
 
 func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, error) {
@@ -42,34 +56,39 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
 	}
 	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc}
-
-	videoOff := req.Video.Disabled != nil && *req.Video.Disabled
-	audioOff := req.Audio.Disabled != nil && *req.Audio.Disabled
-	if m.opts.Video != nil && !videoOff {
-		sender, err := pc.AddTrack(m.video)
-		if err != nil {
-			_ = pc.Close()
-			return nil, fmt.Errorf("webrtc: add video track: %w", err)
-		}
-		go p.readRTCP(sender, true)
-		p.video = m.opts.Video
+	fail := func(err error) (*peer, error) {
+		p.closeTracks()
+		_ = pc.Close()
+		return nil, err
 	}
-	if m.opts.Audio != nil && !audioOff {
-		sender, err := pc.AddTrack(m.audio)
+
+	// Both tracks are always negotiated (as the reference does), so that
+	// turning video or audio on later needs no renegotiation.
+	if len(m.videos) > 0 {
+		p.video = newViewerTrack(webrtc.RTPCodecTypeVideo, m.vcodec, videoQueue)
+		p.video.log = p.log
+		sender, err := pc.AddTrack(p.video)
 		if err != nil {
-			_ = pc.Close()
-			return nil, fmt.Errorf("webrtc: add audio track: %w", err)
+			return fail(fmt.Errorf("webrtc: add video track: %w", err))
 		}
-		go p.readRTCP(sender, false)
-		p.audio = m.opts.Audio
+		go p.readRTCP(sender, p.video)
+	}
+	if m.audio != nil {
+		p.audio = newViewerTrack(webrtc.RTPCodecTypeAudio, m.acodec, audioQueue)
+		p.audio.log = p.log
+		sender, err := pc.AddTrack(p.audio)
+		if err != nil {
+			return fail(fmt.Errorf("webrtc: add audio track: %w", err))
+		}
+		go p.readRTCP(sender, nil)
 	}
 	// Existing clients send input over this channel: it is faster than the
 	// WebSocket and keeps ordering.
 	if p.dc, err = pc.CreateDataChannel("data", nil); err != nil {
-		_ = pc.Close()
-		return nil, fmt.Errorf("webrtc: data channel: %w", err)
+		return fail(fmt.Errorf("webrtc: data channel: %w", err))
 	}
 	p.dc.OnMessage(p.onData)
+	p.dc.OnOpen(p.onDataOpen)
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil || !m.opts.Config.ICETrickle {
@@ -81,70 +100,264 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		})
 	})
 	pc.OnConnectionStateChange(p.onState)
+	// Media a client sends (webcam, microphone) is not used yet; reading
+	// it keeps pion's buffers from filling.
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := t.Read(buf); err != nil {
+				return
+			}
+		}
+	})
 
 	// Start capture now, so encoding warms up while ICE and DTLS connect.
-	if p.video != nil {
-		if err := p.video.Acquire(); err != nil {
+	video := req.Video
+	if video.Disabled == nil {
+		off := false
+		video.Disabled = &off
+	}
+	if err := p.setVideo(video); err != nil {
+		var sel *selectorError
+		switch {
+		case errors.As(err, &sel):
+			// A selector the client got wrong: the default quality.
+			p.log.Debug("video selector refused; using the default quality", "err", err)
+			video.Selector = nil
+			if err := p.setVideo(video); err != nil {
+				p.log.Error("video capture failed", "err", err)
+			}
+		case errors.Is(err, ErrNoVideo):
+		default:
 			p.log.Error("video capture failed", "err", err)
-			p.video = nil
 		}
 	}
-	if p.audio != nil {
-		if err := p.audio.Acquire(); err != nil {
-			p.log.Error("audio capture failed", "err", err)
-			p.audio = nil
-		}
+	audio := req.Audio
+	if audio.Disabled == nil {
+		off := false
+		audio.Disabled = &off
 	}
+	p.setAudio(audio)
 	return p, nil
 }
 
-func (p *peer) streams() (video, audio Stream) {
+// setVideo applies a video request: quality selector, on/off.
+func (p *peer) setVideo(req types.SignalVideoRequest) error {
+	if p.video == nil {
+		p.mu.Lock()
+		p.videoDisabled = true
+		p.mu.Unlock()
+		if req.Disabled != nil && !*req.Disabled {
+			return ErrNoVideo
+		}
+		return nil
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.video, p.audio
+	id, disabled := p.videoID, p.videoDisabled
+	p.mu.Unlock()
+	if req.Selector != nil {
+		src, err := p.m.selectVideo(req.Selector)
+		if err != nil {
+			return err
+		}
+		id = src.id
+	}
+	if id == "" {
+		id = p.m.videos[0].id
+	}
+	if req.Disabled != nil {
+		disabled = *req.Disabled
+	}
+	// req.Auto needs the bandwidth estimator, which is not implemented:
+	// auto stays off, as the reference reports when its estimator is off.
+
+	if disabled {
+		p.video.clearSource()
+	} else if cur := p.video.source(); cur == nil || cur.id != id {
+		src := p.m.byID[id]
+		if err := src.stream.Acquire(); err != nil {
+			return fmt.Errorf("webrtc: video %s: %w", id, err)
+		}
+		p.video.setSource(src)
+	}
+	p.mu.Lock()
+	p.videoID, p.videoDisabled = id, disabled
+	p.mu.Unlock()
+	return nil
 }
 
-func (p *peer) offer() error {
-	offer, err := p.pc.CreateOffer(nil)
-	if err != nil {
-		p.close(true)
-		return fmt.Errorf("webrtc: create offer: %w", err)
+// setAudio applies an audio request.
+func (p *peer) setAudio(req types.SignalAudioRequest) {
+	p.mu.Lock()
+	disabled := p.audioDisabled
+	if req.Disabled != nil {
+		disabled = *req.Disabled
 	}
+	if p.audio == nil {
+		disabled = true
+	}
+	p.audioDisabled = disabled
+	p.mu.Unlock()
+	if p.audio == nil {
+		return
+	}
+	if disabled {
+		p.audio.clearSource()
+		return
+	}
+	if p.audio.source() == nil {
+		if err := p.m.audio.stream.Acquire(); err != nil {
+			p.log.Error("audio capture failed", "err", err)
+			p.mu.Lock()
+			p.audioDisabled = true
+			p.mu.Unlock()
+			return
+		}
+		p.audio.setSource(p.m.audio)
+	}
+}
+
+func (p *peer) videoState() types.SignalVideo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return types.SignalVideo{Disabled: p.videoDisabled, ID: p.videoID, Video: p.videoID}
+}
+
+func (p *peer) audioState() types.SignalAudio {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return types.SignalAudio{Disabled: p.audioDisabled}
+}
+
+// localDescription sets desc and, without trickle ICE, waits for the
+// candidates to be gathered into it.
+func (p *peer) localDescription(desc webrtc.SessionDescription) (string, error) {
 	gathered := webrtc.GatheringCompletePromise(p.pc)
-	if err := p.pc.SetLocalDescription(offer); err != nil {
-		p.close(true)
-		return fmt.Errorf("webrtc: set local description: %w", err)
+	if err := p.pc.SetLocalDescription(desc); err != nil {
+		return "", fmt.Errorf("webrtc: set local description: %w", err)
 	}
 	if !p.m.opts.Config.ICETrickle {
 		select {
 		case <-gathered:
 		case <-time.After(5 * time.Second):
-			p.log.Warn("ICE gathering did not complete in 5s; sending the offer anyway")
+			p.log.Warn("ICE gathering did not complete in 5s; sending the description anyway")
 		}
+	}
+	return p.pc.LocalDescription().SDP, nil
+}
+
+// provide sends the first offer (signal/provide, then the media state).
+func (p *peer) provide() error {
+	p.sig.Lock()
+	offer, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		p.sig.Unlock()
+		p.close(true)
+		return fmt.Errorf("webrtc: create offer: %w", err)
+	}
+	sdp, err := p.localDescription(offer)
+	p.sig.Unlock()
+	if err != nil {
+		p.close(true)
+		return err
 	}
 	ice := p.m.opts.Config.ICEServersFrontend
 	if ice == nil {
 		ice = []types.ICEServer{}
 	}
-	v, a := p.streams()
-	video := types.SignalVideo{Disabled: v == nil}
-	if v != nil {
-		video.ID, video.Video = v.ID(), v.ID()
-	}
-	audio := types.SignalAudio{Disabled: a == nil}
-	p.session.Send(types.EventSignalProvide, types.SignalProvide{
-		SDP: p.pc.LocalDescription().SDP, ICEServers: ice, Video: video, Audio: audio,
-	})
+	video, audio := p.videoState(), p.audioState()
+	p.session.Send(types.EventSignalProvide, types.SignalProvide{SDP: sdp, ICEServers: ice, Video: video, Audio: audio})
 	p.session.Send(types.EventSignalAudio, audio)
 	p.session.Send(types.EventSignalVideo, video)
+	// Registered after the first offer, so that it cannot fire for it.
+	p.pc.OnNegotiationNeeded(p.renegotiate)
 	return nil
 }
 
+// renegotiate sends a new offer as signal/offer when the session's media
+// changes in a way that needs one.
+func (p *peer) renegotiate() {
+	p.sig.Lock()
+	defer p.sig.Unlock()
+	if p.pc.SignalingState() != webrtc.SignalingStateStable {
+		p.log.Debug("negotiation needed while not stable; postponed")
+		return
+	}
+	offer, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		p.log.Warn("renegotiation offer", "err", err)
+		return
+	}
+	sdp, err := p.localDescription(offer)
+	if err != nil {
+		p.log.Warn("renegotiation offer", "err", err)
+		return
+	}
+	p.session.Send(types.EventSignalOffer, types.SignalDescription{SDP: sdp})
+}
+
+// restartICE sends an offer with new ICE credentials as signal/restart.
+func (p *peer) restartICE() error {
+	p.sig.Lock()
+	defer p.sig.Unlock()
+	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		// A previous offer is unanswered: replace it.
+		if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
+			return fmt.Errorf("webrtc: rollback: %w", err)
+		}
+	}
+	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return fmt.Errorf("webrtc: ice restart offer: %w", err)
+	}
+	sdp, err := p.localDescription(offer)
+	if err != nil {
+		return err
+	}
+	p.session.Send(types.EventSignalRestart, types.SignalDescription{SDP: sdp})
+	return nil
+}
+
+// answer applies the client's answer to our last offer.
 func (p *peer) answer(sdp string) error {
+	p.sig.Lock()
 	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+	p.sig.Unlock()
 	if err != nil {
 		return fmt.Errorf("webrtc: set remote description: %w", err)
 	}
+	p.remoteSet()
+	return nil
+}
+
+// acceptOffer answers an offer from the client (signal/offer →
+// signal/answer). If our own offer is outstanding, the client's wins.
+func (p *peer) acceptOffer(sdp string) error {
+	p.sig.Lock()
+	defer p.sig.Unlock()
+	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
+			return fmt.Errorf("webrtc: rollback: %w", err)
+		}
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return fmt.Errorf("webrtc: set remote offer: %w", err)
+	}
+	p.remoteSet()
+	ans, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("webrtc: create answer: %w", err)
+	}
+	local, err := p.localDescription(ans)
+	if err != nil {
+		return err
+	}
+	p.session.Send(types.EventSignalAnswer, types.SignalDescription{SDP: local})
+	return nil
+}
+
+// remoteSet adds the candidates that arrived before a remote description.
+func (p *peer) remoteSet() {
 	p.mu.Lock()
 	p.hasRemote = true
 	pending := p.pending
@@ -155,7 +368,6 @@ func (p *peer) answer(sdp string) error {
 			p.log.Debug("add buffered candidate", "err", err)
 		}
 	}
-	return nil
 }
 
 func (p *peer) candidate(c types.SignalCandidate) error {
@@ -169,10 +381,28 @@ func (p *peer) candidate(c types.SignalCandidate) error {
 		return nil
 	}
 	p.mu.Unlock()
+	// After an ICE restart, candidates of the old generation may still
+	// arrive; pion would log each as an error.
+	if u := c.UsernameFragment; u != nil && *u != "" {
+		if rd := p.pc.RemoteDescription(); rd != nil {
+			if cur := sdpUfrag(rd.SDP); cur != "" && cur != *u {
+				return nil
+			}
+		}
+	}
 	if err := p.pc.AddICECandidate(init); err != nil {
 		return fmt.Errorf("webrtc: add candidate: %w", err)
 	}
 	return nil
+}
+
+func sdpUfrag(sdp string) string {
+	for _, l := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func (p *peer) onState(state webrtc.PeerConnectionState) {
@@ -182,37 +412,65 @@ func (p *peer) onState(state webrtc.PeerConnectionState) {
 		p.mu.Lock()
 		first := !p.connected
 		p.connected = true
+		if p.restarting != nil {
+			p.restarting.Stop()
+			p.restarting = nil
+		}
 		p.mu.Unlock()
 		if first {
 			p.m.opts.Sessions.SetWatching(p.session, true)
 		}
-		// The keyframe sent when capture started went nowhere; this one
-		// lets the viewer start decoding at once.
-		if v, _ := p.streams(); v != nil {
-			v.RequestKeyframe()
+		// Packets sent before went nowhere: start each viewer at a
+		// keyframe now.
+		for _, t := range []*viewerTrack{p.video, p.audio} {
+			if t != nil {
+				t.setReady(true)
+			}
 		}
-	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+	case webrtc.PeerConnectionStateFailed:
+		p.onFailed()
+	case webrtc.PeerConnectionStateClosed:
 		p.close(true)
 	}
 }
 
-// readRTCP turns viewers' keyframe requests into encoder keyframes and
-// keeps the RTCP interceptors running.
-func (p *peer) readRTCP(sender *webrtc.RTPSender, video bool) {
+// onFailed tries one ICE restart (the network may have changed under the
+// viewer) before giving the peer up; the client then gets signal/close and
+// requests a new one.
+func (p *peer) onFailed() {
+	p.mu.Lock()
+	if p.closed || p.restarting != nil || !p.connected {
+		p.mu.Unlock()
+		p.close(true)
+		return
+	}
+	p.restarting = time.AfterFunc(iceRestartTimeout, func() {
+		p.log.Info("ICE restart did not reconnect; closing the peer")
+		p.close(true)
+	})
+	p.mu.Unlock()
+	p.log.Info("transport failed; sending an ICE restart offer")
+	if err := p.restartICE(); err != nil {
+		p.log.Warn("ICE restart", "err", err)
+		p.close(true)
+	}
+}
+
+// readRTCP turns a viewer's keyframe requests into encoder keyframes and
+// keeps the RTCP interceptors (NACK responder, reports) running.
+func (p *peer) readRTCP(sender *webrtc.RTPSender, video *viewerTrack) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
 			return
 		}
-		if !video {
+		if video == nil {
 			continue
 		}
 		for _, pkt := range pkts {
 			switch pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if v, _ := p.streams(); v != nil {
-					v.RequestKeyframe()
-				}
+				video.requestKeyframe(false)
 			}
 		}
 	}
@@ -261,6 +519,14 @@ func (p *peer) input(m payload.Message) error {
 	return fmt.Errorf("op 0x%02x not supported", uint8(m.Op))
 }
 
+func (p *peer) closeTracks() {
+	for _, t := range []*viewerTrack{p.video, p.audio} {
+		if t != nil {
+			t.close()
+		}
+	}
+}
+
 // close ends the peer once. notify tells the client with signal/close,
 // which it answers by requesting a new peer.
 func (p *peer) close(notify bool) {
@@ -270,17 +536,15 @@ func (p *peer) close(notify bool) {
 		return
 	}
 	p.closed = true
-	video, audio := p.video, p.audio
-	p.video, p.audio = nil, nil
+	if p.restarting != nil {
+		p.restarting.Stop()
+		p.restarting = nil
+	}
 	p.mu.Unlock()
 
 	p.m.removed(p)
-	if video != nil {
-		video.Release()
-	}
-	if audio != nil {
-		audio.Release()
-	}
+	// Closing the tracks releases their capture streams.
+	p.closeTracks()
 	go func() { _ = p.pc.Close() }()
 	p.m.opts.Sessions.SetWatching(p.session, false)
 	if notify {

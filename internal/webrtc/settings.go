@@ -82,13 +82,42 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, log *slog.Logger) (*networ
 			n.close()
 			return nil, fmt.Errorf("webrtc: webrtc.tcpmux %d: %w", cfg.TCPMux, err)
 		}
-		mux := webrtc.NewICETCPMux(nil, ln, 32)
+		// No user-space write buffer (pion's helper adds 4 MiB that drops
+		// silently when full): a viewer whose TCP path backs up blocks its
+		// own writer, and its bounded queue drops whole frames up to the
+		// next keyframe instead.
+		mux := ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener:       smallSendBuffers{ln},
+			Logger:         se.LoggerFactory.NewLogger("tcpmux"),
+			ReadBufferSize: 32,
+		})
 		se.SetICETCPMux(mux)
 		n.closers = append(n.closers, mux.Close)
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	se.SetNetworkTypes(types)
 	return n, nil
+}
+
+// tcpSendBuffer caps the kernel's send buffer of an ICE-TCP viewer. Left
+// to autotuning it grows to megabytes: seconds of video queued where the
+// server can neither see nor drop it. With a small one, a viewer that
+// cannot keep up fills its own bounded queue instead, which drops to the
+// next keyframe (viewerTrack).
+const tcpSendBuffer = 128 << 10
+
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(tcpSendBuffer)
+		_ = tc.SetNoDelay(true)
+	}
+	return c, nil
 }
 
 func (n *network) close() {

@@ -2,9 +2,12 @@ package viewer
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -37,26 +41,60 @@ func (f Frame) Pixel(x, y int) (r, g, b uint8) {
 	return f.RGB[i], f.RGB[i+1], f.RGB[i+2]
 }
 
+// MediaOptions tune a viewer's peer.
+type MediaOptions struct {
+	// Request is sent as signal/request (zero: the server's defaults).
+	Request types.SignalRequest
+	// NetworkTypes limits the viewer's ICE (e.g. TCP only); empty: UDP.
+	NetworkTypes []webrtc.NetworkType
+	// Candidate, if set, may rewrite each remote candidate before use
+	// (tests put a proxy between the viewer and the server).
+	Candidate func(string) string
+}
+
 // Media is a viewer's peer connection with a decoding pipeline.
 type Media struct {
-	c       *Client
-	pc      *webrtc.PeerConnection
-	decoder *gst.Pipeline
+	c    *Client
+	pc   *webrtc.PeerConnection
+	opts MediaOptions
 
 	// RequestedAt is when signal/request was sent.
 	RequestedAt time.Time
+	// Provide is the server's signal/provide.
+	Provide types.SignalProvide
+
+	decMu   sync.Mutex
+	decoder *gst.Pipeline
+	closed  bool
+
+	stopped  chan struct{} // closed by Close
+	stopOnce sync.Once
+
 	frames      chan Frame
 	seq         atomic.Int64
 	videoPkts   atomic.Int64
 	audioPkts   atomic.Int64
 	videoBytes  atomic.Int64
+	keyframes   atomic.Int64
+	lost        atomic.Int64
+	keySize     atomic.Uint32 // width<<16 | height of the last VP8 keyframe
+	codec       atomic.Value  // string: the video track's mime type
 	DataChannel chan *webrtc.DataChannel
+	data        chan []byte
 	connected   chan struct{}
 	once        sync.Once
+	done        chan struct{}
+	closeOnce   sync.Once
+	states      chan webrtc.PeerConnectionState
 }
 
 // StartMedia sends signal/request and answers the server's offer.
 func (c *Client) StartMedia(ctx context.Context) (*Media, error) {
+	return c.StartMediaWith(ctx, MediaOptions{})
+}
+
+// StartMediaWith is StartMedia with options.
+func (c *Client) StartMediaWith(ctx context.Context, opts MediaOptions) (*Media, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -68,31 +106,38 @@ func (c *Client) StartMedia(ctx context.Context) (*Media, error) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if len(opts.NetworkTypes) > 0 {
+		se.SetNetworkTypes(opts.NetworkTypes)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
-	md := &Media{c: c, pc: pc, frames: make(chan Frame, 64), DataChannel: make(chan *webrtc.DataChannel, 1), connected: make(chan struct{})}
-	md.decoder, err = gst.New(fmt.Sprintf(
-		"appsrc name=src is-live=true format=time do-timestamp=true caps=video/x-vp8 ! vp8dec ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=%d,height=%d ! appsink name=appsink sync=false",
-		FrameW, FrameH), "appsink", "src", md.onFrame)
-	if err != nil {
-		_ = pc.Close()
-		return nil, err
-	}
-	if err := md.decoder.Start(); err != nil {
-		_ = pc.Close()
-		return nil, err
-	}
+	md := &Media{c: c, pc: pc, opts: opts, stopped: make(chan struct{}), frames: make(chan Frame, 64), DataChannel: make(chan *webrtc.DataChannel, 1),
+		data: make(chan []byte, 1024), done: make(chan struct{}), connected: make(chan struct{}), states: make(chan webrtc.PeerConnectionState, 32)}
+	md.codec.Store("")
 	pc.OnTrack(md.onTrack)
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+			if msg.IsString {
+				return
+			}
+			select {
+			case md.data <- msg.Data:
+			default:
+			}
+		})
 		select {
 		case md.DataChannel <- dc:
 		default:
 		}
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		select {
+		case md.states <- s:
+		default:
+		}
 		if s == webrtc.PeerConnectionStateConnected {
 			md.once.Do(func() { close(md.connected) })
 		}
@@ -108,8 +153,10 @@ func (c *Client) StartMedia(ctx context.Context) (*Media, error) {
 
 	provide := c.Subscribe(types.EventSignalProvide)
 	cands := c.Subscribe(types.EventSignalCandidate)
+	offers := c.Subscribe(types.EventSignalOffer)
+	restarts := c.Subscribe(types.EventSignalRestart)
 	md.RequestedAt = time.Now()
-	if err := c.Send(ctx, types.EventSignalRequest, types.SignalRequest{}); err != nil {
+	if err := c.Send(ctx, types.EventSignalRequest, opts.Request); err != nil {
 		md.Close()
 		return nil, err
 	}
@@ -118,37 +165,119 @@ func (c *Client) StartMedia(ctx context.Context) (*Media, error) {
 		md.Close()
 		return nil, fmt.Errorf("signal/provide: %w", err)
 	}
-	var offer types.SignalProvide
-	if err := json.Unmarshal(raw, &offer); err != nil {
+	if err := json.Unmarshal(raw, &md.Provide); err != nil {
 		md.Close()
 		return nil, err
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
+	if err := md.acceptOffer(ctx, md.Provide.SDP); err != nil {
 		md.Close()
 		return nil, err
 	}
 	go func() {
-		for raw := range cands {
+		for {
+			// Ends with the media: a goroutine left on the subscription
+			// would keep the peer and its decoder (and the decoder's
+			// descriptors) alive forever.
+			var raw json.RawMessage
+			select {
+			case raw = <-cands:
+			case <-md.stopped:
+				return
+			}
 			var cand types.SignalCandidate
-			if json.Unmarshal(raw, &cand) == nil {
-				_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex})
+			if json.Unmarshal(raw, &cand) != nil {
+				continue
+			}
+			if opts.Candidate != nil {
+				cand.Candidate = opts.Candidate(cand.Candidate)
+			}
+			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex})
+		}
+	}()
+	// Later offers (renegotiation, ICE restart) are answered like the
+	// first, as browser clients do.
+	go func() {
+		for {
+			var raw json.RawMessage
+			select {
+			case raw = <-offers:
+			case raw = <-restarts:
+			case <-md.done:
+				return
+			case <-c.Closed():
+				return
+			}
+			var d types.SignalDescription
+			if json.Unmarshal(raw, &d) == nil {
+				_ = md.acceptOffer(context.Background(), d.SDP)
 			}
 		}
 	}()
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		md.Close()
-		return nil, err
-	}
-	if err := pc.SetLocalDescription(answer); err != nil {
-		md.Close()
-		return nil, err
-	}
-	if err := c.Send(ctx, types.EventSignalAnswer, types.SignalDescription{SDP: answer.SDP}); err != nil {
-		md.Close()
-		return nil, err
-	}
 	return md, nil
+}
+
+func (md *Media) acceptOffer(ctx context.Context, sdp string) error {
+	if md.opts.Candidate != nil {
+		sdp = rewriteSDPCandidates(sdp, md.opts.Candidate)
+	}
+	if err := md.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	answer, err := md.pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := md.pc.SetLocalDescription(answer); err != nil {
+		return err
+	}
+	return md.c.Send(ctx, types.EventSignalAnswer, types.SignalDescription{SDP: answer.SDP})
+}
+
+func rewriteSDPCandidates(sdp string, fn func(string) string) string {
+	lines := strings.Split(sdp, "\r\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "a=candidate:") {
+			lines[i] = "a=" + fn(strings.TrimPrefix(l, "a="))
+		}
+	}
+	return strings.Join(lines, "\r\n")
+}
+
+// decoderFor returns the depacketizer and GStreamer decoder of a codec.
+func decoderFor(mime string) (rtp.Depacketizer, string, error) {
+	switch strings.ToLower(mime) {
+	case strings.ToLower(webrtc.MimeTypeVP8):
+		return &codecs.VP8Packet{}, "video/x-vp8 ! vp8dec", nil
+	case strings.ToLower(webrtc.MimeTypeVP9):
+		return &codecs.VP9Packet{}, "video/x-vp9 ! vp9dec", nil
+	case strings.ToLower(webrtc.MimeTypeH264):
+		return &codecs.H264Packet{}, "video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264", nil
+	case strings.ToLower(webrtc.MimeTypeH265):
+		return &codecs.H265Depacketizer{}, "video/x-h265,stream-format=byte-stream,alignment=au ! h265parse ! avdec_h265", nil
+	case strings.ToLower(webrtc.MimeTypeAV1):
+		return &codecs.AV1Depacketizer{}, "video/x-av1,stream-format=obu-stream,alignment=tu ! av1parse ! av1dec", nil
+	}
+	return nil, "", fmt.Errorf("viewer: no decoder for %s", mime)
+}
+
+func (md *Media) startDecoder(dec string) (*gst.Pipeline, error) {
+	md.decMu.Lock()
+	defer md.decMu.Unlock()
+	if md.closed {
+		return nil, errors.New("closed")
+	}
+	p, err := gst.New(fmt.Sprintf(
+		"appsrc name=src is-live=true format=time do-timestamp=true caps=%s ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=%d,height=%d ! appsink name=appsink sync=false",
+		dec, FrameW, FrameH), "appsink", "src", md.onFrame)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Start(); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	md.decoder = p
+	return p, nil
 }
 
 func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -160,8 +289,29 @@ func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			md.audioPkts.Add(1)
 		}
 	}
-	sb := samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
+	mime := track.Codec().MimeType
+	md.codec.Store(mime)
+	depack, dec, err := decoderFor(mime)
+	if err != nil {
+		return
+	}
+	decoder, err := md.startDecoder(dec)
+	if err != nil {
+		return
+	}
+	vp8 := strings.EqualFold(mime, webrtc.MimeTypeVP8)
+	// Like a browser, give up on packets late by more than 200 ms.
+	sb := samplebuilder.New(512, depack, 90000, samplebuilder.WithMaxTimeDelay(200*time.Millisecond))
 	lastPLI := time.Time{}
+	pli := func() {
+		if time.Since(lastPLI) > 300*time.Millisecond {
+			lastPLI = time.Now()
+			_ = md.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(track.SSRC())}})
+		}
+	}
+	// After a loss, frames are skipped until a keyframe (as a browser
+	// does), where the codec's keyframes can be told apart.
+	broken := false
 	for {
 		pkt, _, err := track.ReadRTP()
 		if err != nil {
@@ -171,19 +321,58 @@ func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		md.videoBytes.Add(int64(len(pkt.Payload)))
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
-			if s.PacketTimestamp == 0 && len(s.Data) == 0 {
+			if s.PrevDroppedPackets > 0 {
+				md.lost.Add(int64(s.PrevDroppedPackets))
+				broken = true
+			}
+			if len(s.Data) == 0 {
 				continue
 			}
-			if err := md.decoder.Push(s.Data, -1, s.Duration); err != nil {
+			key, known := isKeyframe(mime, s.Data)
+			if key {
+				md.keyframes.Add(1)
+				broken = false
+			}
+			if broken && known {
+				pli()
+				continue
+			}
+			// A VP8 keyframe carries the frame size in its header.
+			if vp8 && key && len(s.Data) >= 10 {
+				w := binary.LittleEndian.Uint16(s.Data[6:8]) & 0x3fff
+				h := binary.LittleEndian.Uint16(s.Data[8:10]) & 0x3fff
+				md.keySize.Store(uint32(w)<<16 | uint32(h))
+			}
+			if err := decoder.Push(s.Data, -1, s.Duration); err != nil {
 				return
 			}
 		}
-		// Like a browser: ask for a keyframe while nothing decodes.
-		if md.seq.Load() == 0 && time.Since(lastPLI) > 500*time.Millisecond {
-			lastPLI = time.Now()
-			_ = md.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(track.SSRC())}})
+		// Ask for a keyframe while nothing decodes.
+		if md.seq.Load() == 0 {
+			pli()
 		}
 	}
+}
+
+// isKeyframe tells keyframes of VP8, VP9 and H.264 (known reports whether
+// the codec's keyframes can be told here).
+func isKeyframe(mime string, b []byte) (key, known bool) {
+	switch strings.ToLower(mime) {
+	case strings.ToLower(webrtc.MimeTypeVP8):
+		return len(b) > 0 && b[0]&1 == 0, true
+	case strings.ToLower(webrtc.MimeTypeVP9):
+		// Uncompressed header (profiles 0–2): frame marker 0b10, profile,
+		// show_existing_frame, frame_type (0 = key).
+		return len(b) > 0 && b[0]&0xc0 == 0x80 && b[0]&0x30 != 0x30 && b[0]&0x0c == 0, true
+	case strings.ToLower(webrtc.MimeTypeH264):
+		for i := 0; i+3 < len(b); i++ {
+			if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 && b[i+3]&0x1f == 5 {
+				return true, true
+			}
+		}
+		return false, true
+	}
+	return false, false
 }
 
 func (md *Media) onFrame(s gst.Sample) {
@@ -209,12 +398,82 @@ func (md *Media) onFrame(s gst.Sample) {
 // Frames delivers decoded frames (the oldest are dropped if not read).
 func (md *Media) Frames() <-chan Frame { return md.frames }
 
+// DataMessages delivers the binary messages the server sends on the data
+// channel (cursor image and position, pong); extra ones are dropped if not
+// read.
+func (md *Media) DataMessages() <-chan []byte { return md.data }
+
 // Connected is closed when the peer connects.
 func (md *Media) Connected() <-chan struct{} { return md.connected }
+
+// States delivers the peer's connection state changes.
+func (md *Media) States() <-chan webrtc.PeerConnectionState { return md.states }
+
+// PC is the viewer's peer connection.
+func (md *Media) PC() *webrtc.PeerConnection { return md.pc }
+
+// Codec is the mime type of the video track received ("" before it).
+func (md *Media) Codec() string { return md.codec.Load().(string) }
+
+// KeyframeSize is the size in the last VP8 keyframe (0, 0 before one).
+func (md *Media) KeyframeSize() (w, h int) {
+	v := md.keySize.Load()
+	return int(v >> 16), int(v & 0xffff)
+}
+
+// Keyframes is the number of keyframes received (VP8, VP9, H.264).
+func (md *Media) Keyframes() int64 { return md.keyframes.Load() }
+
+// Lost is the number of video packets the viewer gave up waiting for.
+func (md *Media) Lost() int64 { return md.lost.Load() }
 
 // Stats are counters of what arrived.
 func (md *Media) Stats() (videoPkts, videoBytes, audioPkts, frames int64) {
 	return md.videoPkts.Load(), md.videoBytes.Load(), md.audioPkts.Load(), md.seq.Load()
+}
+
+// Signal sends ev with payload and waits for the server's reply event.
+func (md *Media) Signal(ctx context.Context, ev types.Event, payload any, reply types.Event) (json.RawMessage, error) {
+	ch := md.c.Subscribe(reply)
+	if err := md.c.Send(ctx, ev, payload); err != nil {
+		return nil, err
+	}
+	return Wait(ch, 10*time.Second)
+}
+
+// SetVideo sends signal/video and returns the server's signal/video.
+func (md *Media) SetVideo(ctx context.Context, req types.SignalVideoRequest) (types.SignalVideo, error) {
+	var v types.SignalVideo
+	raw, err := md.Signal(ctx, types.EventSignalVideo, req, types.EventSignalVideo)
+	if err != nil {
+		return v, err
+	}
+	err = json.Unmarshal(raw, &v)
+	return v, err
+}
+
+// SetAudio sends signal/audio and returns the server's signal/audio.
+func (md *Media) SetAudio(ctx context.Context, req types.SignalAudioRequest) (types.SignalAudio, error) {
+	var a types.SignalAudio
+	raw, err := md.Signal(ctx, types.EventSignalAudio, req, types.EventSignalAudio)
+	if err != nil {
+		return a, err
+	}
+	err = json.Unmarshal(raw, &a)
+	return a, err
+}
+
+// WaitFrames waits until n more frames than now were decoded.
+func (md *Media) WaitFrames(n int, timeout time.Duration) error {
+	target := md.seq.Load() + int64(n)
+	deadline := time.Now().Add(timeout)
+	for md.seq.Load() < target {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("decoded %d of %d frames in %v", int(md.seq.Load()-target)+n, n, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 // WaitColour waits for a frame whose pixel at (x, y) of the scaled frame is
@@ -247,6 +506,17 @@ func near(a, b uint8, tol int) bool {
 
 // Close ends the peer and the decoder.
 func (md *Media) Close() {
+	md.stopOnce.Do(func() { close(md.stopped) })
 	_ = md.pc.Close()
-	md.decoder.Stop()
+	md.decMu.Lock()
+	md.closed = true
+	d := md.decoder
+	md.decMu.Unlock()
+	if d != nil {
+		d.Stop()
+		// A stopped GStreamer pipeline gives its descriptors back when the
+		// garbage collector finalizes it; tests that count descriptors
+		// should not depend on when that happens.
+		go runtime.GC()
+	}
 }

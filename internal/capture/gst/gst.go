@@ -115,10 +115,15 @@ func (p *Pipeline) Start() error {
 // Errors delivers the first error or end-of-stream of the pipeline.
 func (p *Pipeline) Errors() <-chan error { return p.errs }
 
+// Done is closed when the pipeline has been stopped.
+func (p *Pipeline) Done() <-chan struct{} { return p.done }
+
 func (p *Pipeline) watch() {
 	bus := p.pipeline.GetPipelineBus()
 	for !p.stopped.Load() {
-		msg := bus.TimedPopFiltered(gst.ClockTime(100*time.Millisecond), gst.MessageError|gst.MessageEOS)
+		// Every message is popped (and the rest dropped): left on the bus
+		// they would pile up for as long as the pipeline runs.
+		msg := bus.TimedPopFiltered(gst.ClockTime(100*time.Millisecond), gst.MessageAny)
 		if msg == nil {
 			continue
 		}
@@ -130,7 +135,8 @@ func (p *Pipeline) watch() {
 		case gst.MessageEOS:
 			err = errors.New("gst: end of stream")
 		}
-		msg.Unref()
+		// No msg.Unref: go-gst unrefs popped messages in a finalizer, and a
+		// second unref would free the message twice.
 		if err != nil {
 			select {
 			case p.errs <- err:
@@ -146,6 +152,14 @@ func (p *Pipeline) Stop() {
 	p.stop.Do(func() {
 		p.stopped.Store(true)
 		_ = p.pipeline.BlockSetState(gst.StateNull)
+		// The appsink's callbacks sit in go-gst's global pointer registry
+		// and reference this pipeline: replacing them releases the old
+		// ones, so the garbage collector can free the pipeline (and its
+		// bus's descriptors). Without this every pipeline leaks.
+		if p.sink != nil {
+			p.sink.SetCallbacks(&app.SinkCallbacks{})
+		}
+		close(p.done)
 	})
 }
 
@@ -184,4 +198,16 @@ func (p *Pipeline) Push(data []byte, pts, duration time.Duration) error {
 func ElementExists(name string) bool {
 	Init()
 	return gst.Find(name) != nil
+}
+
+// Check parses desc without starting it: a missing element or a syntax
+// error is reported at start-up instead of when the first viewer comes.
+func Check(desc string) error {
+	Init()
+	pl, err := gst.NewPipelineFromString(desc)
+	if err != nil {
+		return fmt.Errorf("gst: parse pipeline %q: %w", desc, err)
+	}
+	_ = pl.SetState(gst.StateNull)
+	return nil
 }

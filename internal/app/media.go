@@ -1,0 +1,146 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/neko-webrtc/neko/internal/api"
+	"github.com/neko-webrtc/neko/internal/capture"
+	"github.com/neko-webrtc/neko/internal/desktop"
+	"github.com/neko-webrtc/neko/internal/webrtc"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// newMedia builds the capture streams: the video qualities (checked now,
+// so a missing encoder fails the start) and audio. Nothing runs until a
+// viewer asks.
+func (a *App) newMedia(display, pulseServer string) error {
+	cfg := a.cfg.Capture
+	var err error
+	a.video, err = capture.NewVideos(capture.VideoOptions{
+		Config:  cfg,
+		Display: display,
+		Screen: func() capture.Screen {
+			if a.desktop != nil {
+				if w, h, r, err := a.desktop.ScreenSize(); err == nil {
+					return capture.Screen{Width: w, Height: h, Rate: r}
+				}
+			}
+			s := a.cfg.Desktop.Screen
+			return capture.Screen{Width: s.Width, Height: s.Height, Rate: s.Rate}
+		},
+		// Until clients draw the cursor from the data channel, it is
+		// drawn into the default quality so viewers see the host's pointer.
+		ShowPointer: true,
+		Logger:      a.log,
+	})
+	if err != nil {
+		return err
+	}
+	if a.cast, err = capture.NewScreencast(capture.ScreencastOptions{
+		Enabled: cfg.Screencast, Display: display, Rate: cfg.ScreencastRate, Quality: cfg.ScreencastQuality,
+		Pipeline: cfg.ScreencastPipeline, Logger: a.log,
+	}); err != nil {
+		return err
+	}
+	a.rtmp = capture.NewBroadcast(capture.BroadcastOptions{
+		Display: display, AudioServer: pulseServer, AudioDevice: cfg.AudioDevice,
+		Pipeline: cfg.BroadcastPipeline, Preset: cfg.BroadcastPreset,
+		VideoKbps: cfg.BroadcastVideoKbps, AudioKbps: cfg.BroadcastAudioKbps, FPS: a.cfg.Desktop.Screen.Rate,
+		// Admins follow the broadcast (started, stopped, failed).
+		OnStatus: func(active bool, url string) {
+			if a.sessions != nil {
+				a.sessions.BroadcastAdmins(types.EventBroadcastStatus, types.BroadcastStatus{IsActive: active, URL: url})
+			}
+		},
+		Logger: a.log,
+	})
+	if cfg.BroadcastURL != "" && cfg.BroadcastAutostart {
+		if err := a.rtmp.Start(cfg.BroadcastURL); err != nil {
+			a.log.Warn("capture.broadcast.url: broadcast not started", "err", err)
+		}
+	}
+	a.audio = capture.NewStream("audio", "audio", func() (string, error) {
+		if cfg.AudioPipeline != "" {
+			return capture.CustomPipeline(cfg.AudioPipeline, display, cfg.AudioDevice)
+		}
+		return capture.AudioPipeline(capture.AudioParams{Server: pulseServer, Device: cfg.AudioDevice, Codec: cfg.AudioCodec})
+	}, a.log)
+	return nil
+}
+
+// roomMedia serves the REST room endpoints from the screencast and the
+// broadcast, with the reference's status codes.
+type roomMedia struct {
+	cast *capture.Screencast
+	rtmp *capture.Broadcast // the RTMP broadcast
+}
+
+var _ api.Media = roomMedia{}
+
+func (m roomMedia) ScreencastEnabled() bool { return m.cast.Enabled() }
+
+func (m roomMedia) ScreencastImage(ctx context.Context) ([]byte, error) { return m.cast.Image(ctx) }
+
+func (m roomMedia) BroadcastStart(url string) error {
+	err := m.rtmp.Start(url)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, capture.ErrBroadcastActive):
+		return api.Error(http.StatusUnprocessableEntity, "server is already broadcasting")
+	case errors.Is(err, capture.ErrBroadcastURL):
+		return api.Error(http.StatusBadRequest, err.Error())
+	}
+	return &api.HTTPError{Code: http.StatusInternalServerError, Msg: "cannot start broadcast", Err: err}
+}
+
+func (m roomMedia) BroadcastStop() error {
+	if err := m.rtmp.Stop(); err != nil {
+		return api.Error(http.StatusUnprocessableEntity, "server is not broadcasting")
+	}
+	return nil
+}
+
+func (m roomMedia) BroadcastStatus() types.BroadcastStatus {
+	active, url := m.rtmp.Status()
+	return types.BroadcastStatus{IsActive: active, URL: url}
+}
+
+// videoStreams are the qualities as the WebRTC manager takes them.
+func (a *App) videoStreams() []webrtc.Stream {
+	var out []webrtc.Stream
+	for _, s := range a.video.Streams() {
+		out = append(out, s)
+	}
+	return out
+}
+
+// cursorOptions report the desktop's cursor to viewers whose data channel
+// opens.
+func (a *App) cursorOptions() (func() (webrtc.CursorImage, bool), func() (int, int, bool)) {
+	image := func() (webrtc.CursorImage, bool) {
+		c, err := a.desktop.CursorImage()
+		if err != nil {
+			return webrtc.CursorImage{}, false
+		}
+		return toCursor(c), true
+	}
+	pointer := func() (int, int, bool) {
+		x, y, err := a.desktop.CursorPosition()
+		return x, y, err == nil
+	}
+	return image, pointer
+}
+
+// wireCursor forwards cursor changes and the host's pointer moves to the
+// viewers' data channels.
+func (a *App) wireCursor() {
+	a.desktop.OnCursorImage(func(c desktop.CursorImage) { a.webrtc.SetCursorImage(toCursor(c)) })
+	a.desktop.OnCursorPosition(a.webrtc.SetCursorPosition)
+}
+
+func toCursor(c desktop.CursorImage) webrtc.CursorImage {
+	return webrtc.CursorImage{Width: c.Width, Height: c.Height, Xhot: c.Xhot, Yhot: c.Yhot, PNG: c.PNG}
+}

@@ -1,0 +1,119 @@
+package capture
+
+import (
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testStream encodes a test pattern, so that no X display is needed.
+func testStream(t *testing.T) (*Stream, func() (frames, keys int)) {
+	t.Helper()
+	s := NewStream("main", "video", func() (string, error) {
+		return "videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 cpu-used=16 keyframe-max-dist=100000 ! appsink name=appsink sync=false", nil
+	}, nil)
+	var mu sync.Mutex
+	var frames, keys int
+	s.SetHandler(func(smp Sample) {
+		mu.Lock()
+		frames++
+		if !smp.Delta {
+			keys++
+		}
+		mu.Unlock()
+	})
+	t.Cleanup(s.Close)
+	return s, func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return frames, keys
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestKeyframeRequestsMerged: requests in a burst cost one keyframe now and
+// one when the merge interval is over; none is lost.
+func TestKeyframeRequestsMerged(t *testing.T) {
+	s, count := testStream(t)
+	if err := s.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "first keyframe and a few frames", func() bool { f, k := count(); return k == 1 && f > 5 })
+	for i := 0; i < 10; i++ {
+		s.RequestKeyframe()
+	}
+	waitUntil(t, "two forced keyframes", func() bool { _, k := count(); return k == 3 })
+	time.Sleep(300 * time.Millisecond)
+	if _, k := count(); k != 3 {
+		t.Fatalf("%d keyframes for a burst of 10 requests, want 1 + 2", k)
+	}
+	s.Release()
+	if s.Running() {
+		t.Fatal("pipeline runs after the last viewer left")
+	}
+}
+
+// TestRestartKeepsViewers: a restart (screen resize) keeps the handler and
+// the viewer count, and the new encoder starts with a keyframe.
+func TestRestartKeepsViewers(t *testing.T) {
+	s, count := testStream(t)
+	if err := s.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "frames", func() bool { f, _ := count(); return f > 3 })
+	_, keys := count()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Viewers() != 1 || !s.Running() {
+		t.Fatalf("after restart: viewers %d running %v", s.Viewers(), s.Running())
+	}
+	waitUntil(t, "keyframe after restart", func() bool { _, k := count(); return k > keys })
+}
+
+func openFDs() int {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	return len(entries)
+}
+
+// TestPipelinesDoNotLeak: pipelines started and stopped (a stream's first
+// viewer comes, its last leaves) give back their descriptors.
+func TestPipelinesDoNotLeak(t *testing.T) {
+	s, count := testStream(t)
+	cycle := func() {
+		if err := s.Acquire(); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "a frame", func() bool { f, _ := count(); return f > 0 })
+		s.Release()
+	}
+	cycle() // GStreamer's one-time allocations
+	runtime.GC()
+	time.Sleep(50 * time.Millisecond)
+	before := openFDs()
+	for i := 0; i < 30; i++ {
+		cycle()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		time.Sleep(50 * time.Millisecond)
+		if n := openFDs(); n <= before+5 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("descriptors: %d before 30 pipelines, %d after", before, n)
+		}
+	}
+}
