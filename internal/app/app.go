@@ -197,7 +197,7 @@ func (a *App) start(ctx context.Context) error {
 			return types.ScreenSize{Width: w, Height: h, Rate: r}
 		},
 		Screens:           a.screenSizes,
-		Videos:            a.webrtc.VideoIDs(),
+		Videos:            v3Videos(a.webrtc.VideoIDs()),
 		ScreencastEnabled: cfg.Capture.Screencast,
 		OriginPatterns:    originPatterns(cfg.Server.CORS),
 		CookieName:        cfg.Session.Cookie.Name,
@@ -333,6 +333,18 @@ func toRuntimeScreens(in []types.ScreenSize) []runtime.Screen {
 	out := make([]runtime.Screen, 0, len(in))
 	for _, s := range in {
 		out = append(out, runtime.Screen{Width: s.Width, Height: s.Height, Rate: s.Rate})
+	}
+	return out
+}
+
+// v3Videos lists the qualities for v3 clients: the legacy one (cursor
+// drawn in) is for v2 clients only.
+func v3Videos(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != capture.LegacyID {
+			out = append(out, id)
+		}
 	}
 	return out
 }

@@ -7,14 +7,11 @@ import (
 	"slices"
 
 	"github.com/neko-webrtc/neko/internal/api"
+	"github.com/neko-webrtc/neko/internal/capture"
 	"github.com/neko-webrtc/neko/internal/legacy"
 	"github.com/neko-webrtc/neko/internal/websocket"
 	"github.com/neko-webrtc/neko/pkg/types"
 )
-
-// legacyVideo is the video id offered to v2 clients when capture defines
-// it (a stream with the cursor drawn in: v2 clients cannot draw it).
-const legacyVideo = "legacy"
 
 // legacyRoutes builds the v2 bridge (legacy mode) and returns the route
 // that serves it at /ws, beside /api (an extra API route). The bridge runs
@@ -34,8 +31,8 @@ func (a *App) legacyRoutes(ctx context.Context, core *websocket.Handler, members
 		})
 	}
 	video := ""
-	if slices.Contains(a.webrtc.VideoIDs(), legacyVideo) {
-		video = legacyVideo
+	if slices.Contains(a.webrtc.VideoIDs(), capture.LegacyID) {
+		video = capture.LegacyID
 	}
 	h := legacy.New(ctx, legacy.Options{
 		Sessions:       a.sessions,

@@ -30,9 +30,11 @@ func (a *App) newMedia(display, pulseServer string) error {
 			s := a.cfg.Desktop.Screen
 			return capture.Screen{Width: s.Width, Height: s.Height, Rate: s.Rate}
 		},
-		// Until clients draw the cursor from the data channel, it is
-		// drawn into the default quality so viewers see the host's pointer.
-		ShowPointer: true,
+		// v3 clients draw the cursor from the data channel; v2 clients
+		// (legacy mode) get a quality of their own with it drawn in,
+		// encoded only while a v2 client watches.
+		ShowPointer: false,
+		Legacy:      a.cfg.Legacy.Enabled,
 		Logger:      a.log,
 	})
 	if err != nil {

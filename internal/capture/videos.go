@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/neko-webrtc/neko/internal/capture/gst"
 	"github.com/neko-webrtc/neko/internal/config"
@@ -18,7 +19,10 @@ type VideoOptions struct {
 	Screen func() Screen
 	// ShowPointer draws the cursor into the default quality's video.
 	ShowPointer bool
-	Logger      *slog.Logger
+	// Legacy adds a quality "legacy": the first quality with the cursor
+	// drawn in, for v2 clients, which do not draw it themselves.
+	Legacy bool
+	Logger *slog.Logger
 }
 
 // Videos are the video qualities, in the order of capture.video.ids (the
@@ -58,7 +62,35 @@ func NewVideos(o VideoOptions) (*Videos, error) {
 		}
 		v.streams = append(v.streams, NewStream(id, "video", desc, o.Logger))
 	}
+	if o.Legacy {
+		desc := legacyPipeline(o, ids[0])
+		if err := checkPipeline(LegacyID, cfg.VideoCodec, desc); err != nil {
+			return nil, err
+		}
+		v.streams = append(v.streams, NewStream(LegacyID, "video", desc, o.Logger))
+	}
 	return v, nil
+}
+
+// LegacyID is the quality offered to v2 clients (see VideoOptions.Legacy).
+const LegacyID = "legacy"
+
+// legacyPipeline is the pipeline of quality id with the pointer drawn in.
+func legacyPipeline(o VideoOptions, id string) func() (string, error) {
+	cfg := o.Config
+	if q, ok := cfg.VideoPipelines[id]; ok {
+		q.ShowPointer = true
+		return func() (string, error) { return QualityPipeline(q, o.Display, o.Screen()) }
+	}
+	if cfg.VideoPipeline != "" {
+		return func() (string, error) {
+			d, err := CustomPipeline(cfg.VideoPipeline, o.Display, cfg.AudioDevice)
+			return strings.Replace(d, "show-pointer=false", "show-pointer=true", 1), err
+		}
+	}
+	return func() (string, error) {
+		return VideoPipeline(VideoParams{Display: o.Display, Codec: cfg.VideoCodec, FPS: o.Screen().Rate, ShowPointer: true})
+	}
 }
 
 func checkPipeline(id, codec string, desc func() (string, error)) error {
