@@ -198,6 +198,7 @@ func (a *App) start(ctx context.Context) error {
 		},
 		Screens:           a.screenSizes,
 		Videos:            v3Videos(a.webrtc.VideoIDs()),
+		Broadcast:         roomMedia{cast: a.cast, rtmp: a.rtmp}.BroadcastStatus,
 		ScreencastEnabled: cfg.Capture.Screencast,
 		OriginPatterns:    originPatterns(cfg.Server.CORS),
 		CookieName:        cfg.Session.Cookie.Name,

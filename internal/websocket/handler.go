@@ -66,6 +66,8 @@ type Options struct {
 	// Screen reports the current screen size; Screens the sizes offered.
 	Screen  func() types.ScreenSize
 	Screens func() []types.ScreenSize
+	// Broadcast reports the RTMP broadcast for system/admin (nil: inactive).
+	Broadcast func() types.BroadcastStatus
 	// Videos lists the video quality ids.
 	Videos            []string
 	ScreencastEnabled bool
@@ -267,7 +269,11 @@ func (h *Handler) sendInit(s *session.Session) {
 		if sizes == nil {
 			sizes = []types.ScreenSize{}
 		}
-		s.Send(types.EventSystemAdmin, types.SystemAdmin{ScreenSizesList: sizes})
+		admin := types.SystemAdmin{ScreenSizesList: sizes}
+		if h.opts.Broadcast != nil {
+			admin.BroadcastStatus = h.opts.Broadcast()
+		}
+		s.Send(types.EventSystemAdmin, admin)
 	}
 }
 
