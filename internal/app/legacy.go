@@ -38,6 +38,7 @@ func (a *App) legacyRoutes(ctx context.Context, core *websocket.Handler, members
 		Sessions:       a.sessions,
 		Members:        members,
 		Core:           core,
+		Broadcast:      legacyBroadcast{a.rtmp},
 		FileTransfer:   cfg.Plugins.FileTransfer.Enabled,
 		Video:          video,
 		OriginPatterns: originPatterns(cfg.Server.CORS),
@@ -45,3 +46,11 @@ func (a *App) legacyRoutes(ctx context.Context, core *websocket.Handler, members
 	})
 	return func(mux *http.ServeMux, _ *api.API) { h.Register(mux) }
 }
+
+// legacyBroadcast lets v2 admins start and stop the RTMP broadcast
+// (broadcast/create, broadcast/destroy); status changes reach them as the
+// v3 broadcast/status the bridge translates.
+type legacyBroadcast struct{ b *capture.Broadcast }
+
+func (l legacyBroadcast) StartBroadcast(url string) error { return l.b.Start(url) }
+func (l legacyBroadcast) StopBroadcast() error            { return l.b.Stop() }

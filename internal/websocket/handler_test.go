@@ -228,3 +228,62 @@ func (nopDesktop) TouchBegin(uint32, int, int, uint8) error  { return nil }
 func (nopDesktop) TouchUpdate(uint32, int, int, uint8) error { return nil }
 func (nopDesktop) TouchEnd(uint32, int, int, uint8) error    { return nil }
 func (nopDesktop) TouchEvents() bool                         { return false }
+
+// TestOriginCheck: with server.cors the upgrade accepts listed origins and
+// refuses others; same-origin upgrades always work.
+func TestOriginCheck(t *testing.T) {
+	sessions := session.New(session.Options{Settings: types.Settings{HeartbeatInterval: 10, MercifulReconnect: true}})
+	h := New(context.Background(), Options{Sessions: sessions, OriginPatterns: []string{"allowed.example"}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := newSession(t, sessions, "a")
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/?token=" + s.Token()
+	dialOrigin := func(origin string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hdr := http.Header{}
+		if origin != "" {
+			hdr.Set("Origin", origin)
+		}
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: hdr})
+		if err == nil {
+			ws.CloseNow()
+		}
+		return err
+	}
+	if err := dialOrigin("https://allowed.example"); err != nil {
+		t.Fatalf("allowed origin refused: %v", err)
+	}
+	if err := dialOrigin("https://evil.example"); err == nil {
+		t.Fatal("foreign origin accepted")
+	}
+	if err := dialOrigin(srv.URL); err != nil {
+		t.Fatalf("same origin refused: %v", err)
+	}
+}
+
+// TestUnicastAndBroadcast: opaque messages are relayed with the sender set
+// by the server, to one receiver or to everyone else.
+func TestUnicastAndBroadcast(t *testing.T) {
+	srv, sessions := newTestServer(t)
+	a, b, c := newSession(t, sessions, "a"), newSession(t, sessions, "b"), newSession(t, sessions, "c")
+	wa, wb, wc := dial(t, srv, a.Token()), dial(t, srv, b.Token()), dial(t, srv, c.Token())
+	for _, ws := range []*websocket.Conn{wa, wb, wc} {
+		readEvent(t, ws, types.EventSystemInit, 5*time.Second)
+	}
+	ctx := context.Background()
+	_ = wa.Write(ctx, websocket.MessageText, []byte(`{"event":"send/unicast","payload":{"receiver":"b","sender":"forged","subject":"hi","body":{"n":1}}}`))
+	var uni types.SendUnicast
+	_ = json.Unmarshal(readEvent(t, wb, types.EventSendUnicast, 5*time.Second), &uni)
+	if uni.Sender != "a" || uni.Receiver != "b" || uni.Subject != "hi" || string(uni.Body) != `{"n":1}` {
+		t.Fatalf("unicast %+v", uni)
+	}
+	_ = wc.Write(ctx, websocket.MessageText, []byte(`{"event":"send/broadcast","payload":{"subject":"all","body":"x"}}`))
+	for _, ws := range []*websocket.Conn{wa, wb} {
+		var bc types.SendBroadcast
+		_ = json.Unmarshal(readEvent(t, ws, types.EventSendBroadcast, 5*time.Second), &bc)
+		if bc.Sender != "c" || bc.Subject != "all" {
+			t.Fatalf("broadcast %+v", bc)
+		}
+	}
+}
