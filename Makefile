@@ -49,8 +49,12 @@ fuzz:
 	  done; \
 	done
 
+# The end-to-end table (latency, first frame, fps, CPU, memory) against the
+# real binary, then the component benchmarks (HTTP, WebSocket fan-out,
+# media fan-out, X input and screenshots).
 bench:
 	$(GO) run ./bench
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/api ./internal/websocket ./internal/webrtc ./internal/desktop
 
 clean:
 	rm -rf bin web/dist

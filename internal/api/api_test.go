@@ -17,12 +17,12 @@ import (
 )
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	sessions *session.Manager
 }
 
-func newEnv(t *testing.T, cookies bool) *env {
+func newEnv(t testing.TB, cookies bool) *env {
 	t.Helper()
 	sessions := session.New(session.Options{Settings: types.Settings{HeartbeatInterval: 10, MercifulReconnect: true}, APIToken: "apitoken"})
 	a := New(Options{
