@@ -43,6 +43,8 @@ type Manager struct {
 	file   string
 	fileMu sync.Mutex
 
+	cursors cursors
+
 	startedAt     time.Time
 	lastUserLeft  *time.Time
 	lastAdminLeft *time.Time

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/neko-webrtc/neko/pkg/types"
 )
@@ -226,5 +227,58 @@ func TestStats(t *testing.T) {
 	m.Disconnect(u, cu)
 	if st := m.Stats(); st.TotalUsers != 0 || st.LastUserLeftAt == nil || st.LastAdminLeftAt != nil {
 		t.Fatalf("stats after a user left %+v", st)
+	}
+}
+
+func TestInactiveCursors(t *testing.T) {
+	m := newManager(t, types.Settings{})
+	moverProfile := user
+	moverProfile.SendsInactiveCursor = true
+	mover, _ := m.Create("mover", moverProfile)
+	viewerProfile := user
+	viewerProfile.CanSeeInactiveCursors = true
+	watcher, _ := m.Create("watcher", viewerProfile)
+	blind, _ := m.Create("blind", user)
+	cw, cb := &fakeConn{}, &fakeConn{}
+	_ = m.Connect(watcher, cw)
+	_ = m.Connect(blind, cb)
+
+	m.InactiveCursor(mover, 10, 20) // setting off: nothing
+	time.Sleep(2 * cursorFlush)
+	if has(cw.names(), types.EventSessionCursors) {
+		t.Fatal("cursors sent with inactive_cursors off")
+	}
+	m.UpdateSettings(nil, func(s *types.Settings) { s.InactiveCursors = true })
+	for i := 0; i < 5; i++ { // a burst becomes one message
+		m.InactiveCursor(mover, 10+i, 20)
+	}
+	time.Sleep(3 * cursorFlush)
+	var got []types.SessionCursors
+	n := 0
+	cw.mu.Lock()
+	events := append([]types.Message(nil), cw.events...)
+	cw.mu.Unlock()
+	for _, e := range events {
+		if e.Event == types.EventSessionCursors {
+			n++
+			_ = json.Unmarshal(e.Payload, &got)
+		}
+	}
+	if n != 1 || len(got) != 1 || got[0].ID != "mover" || got[0].Cursors[0] != (types.Cursor{X: 14, Y: 20}) {
+		t.Fatalf("%d session/cursors messages, last %+v", n, got)
+	}
+	if has(cb.names(), types.EventSessionCursors) {
+		t.Fatal("a session without can_see_inactive_cursors got cursors")
+	}
+	quiet := user
+	quiet.SendsInactiveCursor = false
+	_ = m.UpdateProfile("mover", quiet)
+	before := len(cw.names())
+	m.InactiveCursor(mover, 1, 1)
+	time.Sleep(3 * cursorFlush)
+	for _, e := range cw.names()[before:] {
+		if e == types.EventSessionCursors {
+			t.Fatal("cursor of a session without sends_inactive_cursor was sent")
+		}
 	}
 }

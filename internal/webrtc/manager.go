@@ -29,6 +29,9 @@ type Desktop interface {
 	ButtonUp(code uint32) error
 	KeyDown(keysym uint32) error
 	KeyUp(keysym uint32) error
+	TouchBegin(id uint32, x, y int, pressure uint8) error
+	TouchUpdate(id uint32, x, y int, pressure uint8) error
+	TouchEnd(id uint32, x, y int, pressure uint8) error
 }
 
 // Stream is a capture stream as a peer needs it.

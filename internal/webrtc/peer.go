@@ -496,6 +496,11 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 
 func (p *peer) input(m payload.Message) error {
 	if err := p.m.opts.Sessions.AuthorizeInput(p.session); err != nil {
+		if m.Op == payload.OpMove {
+			// Not host: the pointer becomes an inactive cursor.
+			p.m.opts.Sessions.InactiveCursor(p.session, int(m.X), int(m.Y))
+			return nil
+		}
 		return err
 	}
 	d := p.m.opts.Desktop
@@ -515,6 +520,12 @@ func (p *peer) input(m payload.Message) error {
 		return d.ButtonDown(m.Key)
 	case payload.OpButtonUp:
 		return d.ButtonUp(m.Key)
+	case payload.OpTouchBegin:
+		return d.TouchBegin(m.TouchID, int(m.X), int(m.Y), m.Pressure)
+	case payload.OpTouchUpdate:
+		return d.TouchUpdate(m.TouchID, int(m.X), int(m.Y), m.Pressure)
+	case payload.OpTouchEnd:
+		return d.TouchEnd(m.TouchID, int(m.X), int(m.Y), m.Pressure)
 	}
 	return fmt.Errorf("op 0x%02x not supported", uint8(m.Op))
 }

@@ -89,9 +89,7 @@ func (h *Handler) sendBroadcast(s *session.Session, p *types.SendBroadcast) erro
 
 func (h *Handler) inputHandlers() map[types.Event]handlerFunc {
 	return map[types.Event]handlerFunc{
-		types.EventControlMove: handle(input(h, func(d Desktop, p *types.ControlPos) error {
-			return d.Move(p.X, p.Y)
-		})),
+		types.EventControlMove: handle(h.move),
 		types.EventControlScroll: handle(input(h, func(d Desktop, p *types.ControlScroll) error {
 			dx, dy := p.DeltaX, p.DeltaY
 			if dx == 0 && dy == 0 { // legacy clients send x/y
@@ -109,6 +107,19 @@ func (h *Handler) inputHandlers() map[types.Event]handlerFunc {
 		types.EventControlTouchUpdate: handle(input(h, touch(Desktop.TouchUpdate))),
 		types.EventControlTouchEnd:    handle(input(h, touch(Desktop.TouchEnd))),
 	}
+}
+
+// move drives the pointer for the host; anyone else's pointer becomes an
+// inactive cursor that others may see.
+func (h *Handler) move(s *session.Session, p *types.ControlPos) error {
+	if err := h.opts.Sessions.AuthorizeInput(s); err != nil {
+		h.opts.Sessions.InactiveCursor(s, p.X, p.Y)
+		return nil
+	}
+	if h.opts.Desktop == nil {
+		return errNoDesktop
+	}
+	return h.opts.Desktop.Move(p.X, p.Y)
 }
 
 func touch(fn func(Desktop, uint32, int, int, uint8) error) func(Desktop, *types.ControlTouch) error {

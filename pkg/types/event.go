@@ -201,3 +201,16 @@ type SendBroadcast struct {
 	Subject string          `json:"subject"`
 	Body    json.RawMessage `json:"body"`
 }
+
+// Cursor is a pointer position in remote screen pixels.
+type Cursor struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// SessionCursors is one entry of session/cursors: a session's inactive
+// cursor positions (non-host pointers).
+type SessionCursors struct {
+	ID      string   `json:"id"`
+	Cursors []Cursor `json:"cursors"`
+}
