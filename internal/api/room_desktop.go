@@ -36,6 +36,11 @@ type Desktop interface {
 	UploadDir() (string, error)
 	DropFiles(ctx context.Context, x, y int, paths []string) error
 	FileChooserDialogEnabled() bool
+	// FileChooserOpen tells whether a file chooser dialog is open;
+	// FileChooserUpload chooses files in it, FileChooserClose cancels it.
+	FileChooserOpen() bool
+	FileChooserUpload(ctx context.Context, paths []string) error
+	FileChooserClose(ctx context.Context) error
 }
 
 var _ Desktop = (*desktop.Desktop)(nil)

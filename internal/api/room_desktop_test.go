@@ -33,6 +33,12 @@ type fakeDesktop struct {
 	root            string            // where UploadDir makes directories
 	dropped         map[string]string // file name → content of the last drop
 	dropAt          [2]int
+	// chooser: a dialog is open; chosen: file name → content of the last
+	// upload to it; chooserErr: what the next upload or close returns.
+	chooser    bool
+	chosen     map[string]string
+	chooserErr error
+	closes     int
 }
 
 func (f *fakeDesktop) Screen() (types.ScreenSize, error) {
@@ -144,6 +150,54 @@ func (f *fakeDesktop) DropFiles(_ context.Context, x, y int, paths []string) err
 		}
 		f.dropped[filepath.Base(p)] = string(b)
 	}
+	return nil
+}
+
+func (f *fakeDesktop) FileChooserOpen() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.chooser
+}
+
+func (f *fakeDesktop) FileChooserUpload(_ context.Context, paths []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case !f.dialog:
+		return desktop.ErrFileChooserDisabled
+	case !f.chooser:
+		return desktop.ErrNoFileChooser
+	case f.chooserErr != nil:
+		return f.chooserErr
+	}
+	f.chosen = map[string]string{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if filepath.Dir(filepath.Dir(p)) != f.root {
+			return fmt.Errorf("%s is outside the upload directory", p)
+		}
+		f.chosen[filepath.Base(p)] = string(b)
+	}
+	f.chooser = false
+	return nil
+}
+
+func (f *fakeDesktop) FileChooserClose(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case !f.dialog:
+		return desktop.ErrFileChooserDisabled
+	case !f.chooser:
+		return desktop.ErrNoFileChooser
+	case f.chooserErr != nil:
+		return f.chooserErr
+	}
+	f.chooser = false
+	f.closes++
 	return nil
 }
 

@@ -33,8 +33,10 @@ func (a *API) registerUpload(mux *http.ServeMux) {
 	mux.Handle("POST /api/room/upload/drop", a.host(func(w http.ResponseWriter, r *http.Request) error {
 		return a.uploadDrop(w, r, defaultUploadLimits)
 	}))
-	mux.Handle("POST /api/room/upload/dialog", a.host(a.uploadDialog))
-	mux.Handle("DELETE /api/room/upload/dialog", a.host(a.uploadDialog))
+	mux.Handle("POST /api/room/upload/dialog", a.host(func(w http.ResponseWriter, r *http.Request) error {
+		return a.uploadDialog(w, r, defaultUploadLimits)
+	}))
+	mux.Handle("DELETE /api/room/upload/dialog", a.host(a.uploadDialogClose))
 }
 
 // uploadDrop stores the files of a multipart form (fields x, y, files) in a
@@ -47,87 +49,174 @@ func (a *API) uploadDrop(w http.ResponseWriter, r *http.Request, limits uploadLi
 	if !d.UploadDropEnabled() {
 		return httpError(http.StatusBadRequest, "upload drop is disabled")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limits.bytes+1<<20)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return &HTTPError{Code: http.StatusBadRequest, Msg: "expected a multipart/form-data body", Err: err}
-	}
-	dir, err := d.UploadDir()
-	if err != nil {
-		return desktopError(err, "cannot store the upload")
-	}
-	dropped := false
-	defer func() {
-		if !dropped {
-			_ = os.RemoveAll(dir)
+	var x, y *int
+	up, err := receiveUpload(w, r, d, limits, func(name string, part *multipart.Part) error {
+		if name != "x" && name != "y" {
+			return nil
 		}
-	}()
-
-	var (
-		x, y   *int
-		paths  []string
-		used   = map[string]bool{}
-		budget = limits.bytes
-	)
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
+		v, err := formInt(part)
 		if err != nil {
-			return uploadReadError(err, limits)
+			return httpError(http.StatusBadRequest, "invalid "+name+" coordinate")
 		}
-		switch name := part.FormName(); {
-		case name == "x" || name == "y":
-			v, err := formInt(part)
-			if err != nil {
-				return httpError(http.StatusBadRequest, "invalid "+name+" coordinate")
-			}
-			if name == "x" {
-				x = &v
-			} else {
-				y = &v
-			}
-		case name == "files" && part.FileName() != "":
-			if len(paths) == limits.files {
-				return httpError(http.StatusRequestEntityTooLarge, fmt.Sprintf("at most %d files per upload", limits.files))
-			}
-			p := filepath.Join(dir, uniqueName(sanitizeFileName(part.FileName()), used))
-			n, err := saveFile(p, part, budget, limits)
-			if err != nil {
-				return err
-			}
-			budget -= n
-			paths = append(paths, p)
+		if name == "x" {
+			x = &v
+		} else {
+			y = &v
 		}
-		part.Close()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	defer up.discard()
 	if x == nil || y == nil {
 		return httpError(http.StatusBadRequest, "x and y coordinates are required")
 	}
-	if len(paths) == 0 {
-		return httpError(http.StatusBadRequest, "no files received")
+	if err := up.require(); err != nil {
+		return err
 	}
-	if err := d.DropFiles(r.Context(), *x, *y, paths); err != nil {
+	if err := d.DropFiles(r.Context(), *x, *y, up.paths); err != nil {
 		return dropError(err)
 	}
-	dropped = true
+	up.keep()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// uploadDialog answers the file chooser dialog endpoints. Handling the
-// dialog itself is not implemented, so with the feature on there is never
-// a dialog open to upload to or close.
-func (a *API) uploadDialog(w http.ResponseWriter, r *http.Request) error {
+// uploadDialog stores the files of a multipart form (field files) in a
+// private directory and chooses them in the open file chooser dialog
+// (204; 422 without one).
+func (a *API) uploadDialog(w http.ResponseWriter, r *http.Request, limits uploadLimits) error {
 	d, err := a.desktop()
 	if err != nil {
 		return err
 	}
 	if !d.FileChooserDialogEnabled() {
-		return httpError(http.StatusBadRequest, "file chooser dialog is disabled")
+		return httpError(http.StatusBadRequest, desktop.ErrFileChooserDisabled.Error())
 	}
-	return httpError(http.StatusUnprocessableEntity, "file chooser dialog is not open")
+	if !d.FileChooserOpen() {
+		return httpError(http.StatusUnprocessableEntity, desktop.ErrNoFileChooser.Error())
+	}
+	up, err := receiveUpload(w, r, d, limits, nil)
+	if err != nil {
+		return err
+	}
+	defer up.discard()
+	if err := up.require(); err != nil {
+		return err
+	}
+	if err := d.FileChooserUpload(r.Context(), up.paths); err != nil {
+		return fileChooserError(err, "cannot upload to the file chooser dialog")
+	}
+	// The page reads the files when it likes: they stay until the
+	// desktop closes.
+	up.keep()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// uploadDialogClose cancels the open file chooser dialog (204; 422
+// without one).
+func (a *API) uploadDialogClose(w http.ResponseWriter, r *http.Request) error {
+	d, err := a.desktop()
+	if err != nil {
+		return err
+	}
+	if err := d.FileChooserClose(r.Context()); err != nil {
+		return fileChooserError(err, "cannot close the file chooser dialog")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func fileChooserError(err error, msg string) error {
+	switch {
+	case errors.Is(err, desktop.ErrFileChooserDisabled):
+		return &HTTPError{Code: http.StatusBadRequest, Msg: err.Error(), Err: err}
+	case errors.Is(err, desktop.ErrNoFileChooser):
+		return &HTTPError{Code: http.StatusUnprocessableEntity, Msg: desktop.ErrNoFileChooser.Error(), Err: err}
+	}
+	return desktopError(err, msg)
+}
+
+// upload is the files of one request, stored in a private directory.
+type upload struct {
+	dir   string
+	paths []string
+	kept  bool
+}
+
+// receiveUpload reads a multipart body into a fresh upload directory:
+// every "files" part becomes a file under a sanitised, unique name, within
+// limits; other parts go to field (nil: ignored). On error nothing is left
+// behind; otherwise the caller calls discard, after keep if the files are
+// to stay.
+func receiveUpload(w http.ResponseWriter, r *http.Request, d Desktop, limits uploadLimits,
+	field func(name string, part *multipart.Part) error) (*upload, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, limits.bytes+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, &HTTPError{Code: http.StatusBadRequest, Msg: "expected a multipart/form-data body", Err: err}
+	}
+	dir, err := d.UploadDir()
+	if err != nil {
+		return nil, desktopError(err, "cannot store the upload")
+	}
+	up := &upload{dir: dir}
+	if err := up.read(mr, limits, field); err != nil {
+		up.discard()
+		return nil, err
+	}
+	return up, nil
+}
+
+func (up *upload) read(mr *multipart.Reader, limits uploadLimits, field func(string, *multipart.Part) error) error {
+	used := map[string]bool{}
+	budget := limits.bytes
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return uploadReadError(err, limits)
+		}
+		switch name := part.FormName(); {
+		case name == "files" && part.FileName() != "":
+			if len(up.paths) == limits.files {
+				return httpError(http.StatusRequestEntityTooLarge, fmt.Sprintf("at most %d files per upload", limits.files))
+			}
+			p := filepath.Join(up.dir, uniqueName(sanitizeFileName(part.FileName()), used))
+			n, err := saveFile(p, part, budget, limits)
+			if err != nil {
+				return err
+			}
+			budget -= n
+			up.paths = append(up.paths, p)
+		case field != nil:
+			if err := field(name, part); err != nil {
+				return err
+			}
+		}
+		part.Close()
+	}
+}
+
+// require fails the request if no file came.
+func (up *upload) require() error {
+	if len(up.paths) == 0 {
+		return httpError(http.StatusBadRequest, "no files received")
+	}
+	return nil
+}
+
+// keep leaves the files in place; discard removes them unless kept.
+func (up *upload) keep() { up.kept = true }
+
+func (up *upload) discard() {
+	if !up.kept {
+		_ = os.RemoveAll(up.dir)
+	}
 }
 
 func dropError(err error) error {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/neko-webrtc/neko/internal/desktop"
 )
 
 type formFile struct{ name, content string }
@@ -187,10 +189,19 @@ func TestUploadDialog(t *testing.T) {
 	fake := &fakeDesktop{root: t.TempDir()}
 	e := newDesktopEnv(t, fake)
 	body, ct := multipartBody(t, nil, []formFile{{"a.txt", "A"}})
-	code, resp := e.upload("/api/room/upload/dialog", "user", body, ct)
-	expect(t, "dialog as user", code, resp, http.StatusForbidden)
+	code, resp := e.upload("/api/room/upload/dialog", "", body, ct)
+	expect(t, "dialog without credentials", code, resp, http.StatusUnauthorized)
+	for _, who := range []string{"user", "viewer", "admin"} {
+		code, resp = e.upload("/api/room/upload/dialog", who, body, ct)
+		expect(t, "dialog as "+who, code, resp, http.StatusForbidden)
+		code, resp = e.call("DELETE", "/api/room/upload/dialog", who, "")
+		expect(t, "close dialog as "+who, code, resp, http.StatusForbidden)
+	}
 	code, resp = e.upload("/api/room/upload/dialog", "host", body, ct)
 	expect(t, "dialog while disabled", code, resp, http.StatusBadRequest)
+	if !strings.Contains(string(resp), "file chooser dialog is disabled") {
+		t.Fatalf("disabled dialog says %s", resp)
+	}
 	code, resp = e.call("DELETE", "/api/room/upload/dialog", "host", "")
 	expect(t, "close dialog while disabled", code, resp, http.StatusBadRequest)
 	fake.dialog = true
@@ -198,6 +209,70 @@ func TestUploadDialog(t *testing.T) {
 	expect(t, "dialog without one open", code, resp, http.StatusUnprocessableEntity)
 	code, resp = e.call("DELETE", "/api/room/upload/dialog", "host", "")
 	expect(t, "close without a dialog", code, resp, http.StatusUnprocessableEntity)
+
+	// Uploads: names sanitised as for drops, files kept.
+	fake.chooser = true
+	body, ct = multipartBody(t, [][2]string{{"x", "1"}}, []formFile{
+		{"../report.pdf", "pdf"}, {"report.pdf", "pdf 2"}, {".env", "env"},
+	})
+	code, resp = e.upload("/api/room/upload/dialog", "host", body, ct)
+	expect(t, "upload to the dialog", code, resp, http.StatusNoContent)
+	want := map[string]string{"report.pdf": "pdf", "report (2).pdf": "pdf 2", "_env": "env"}
+	if len(fake.chosen) != len(want) {
+		t.Errorf("chosen %v", keys(fake.chosen))
+	}
+	for name, content := range want {
+		if fake.chosen[name] != content {
+			t.Errorf("file %q holds %q, want %q", name, fake.chosen[name], content)
+		}
+	}
+	code, resp = e.upload("/api/room/upload/dialog", "host", body, ct)
+	expect(t, "upload after the dialog closed", code, resp, http.StatusUnprocessableEntity)
+
+	// Failures leave nothing behind.
+	fake.chooser = true
+	for _, c := range []struct {
+		name  string
+		body  func() (string, string)
+		err   error
+		want  int
+		wants string
+	}{
+		{"no files", func() (string, string) { return multipartBody(t, nil, nil) }, nil, http.StatusBadRequest, "no files"},
+		{"not multipart", func() (string, string) { return `{}`, "application/json" }, nil, http.StatusBadRequest, "multipart"},
+		{"too many files", func() (string, string) {
+			var many []formFile
+			for i := range defaultUploadLimits.files + 1 {
+				many = append(many, formFile{fmt.Sprintf("f%d", i), "x"})
+			}
+			return multipartBody(t, nil, many)
+		}, nil, http.StatusRequestEntityTooLarge, "at most"},
+		{"dialog closed meanwhile", func() (string, string) { return multipartBody(t, nil, []formFile{{"a", "a"}}) },
+			desktop.ErrNoFileChooser, http.StatusUnprocessableEntity, "not open"},
+		{"dialog refused", func() (string, string) { return multipartBody(t, nil, []formFile{{"a", "a"}}) },
+			desktop.ErrFileChooserRefused, http.StatusInternalServerError, "cannot upload"},
+	} {
+		fake.chooserErr = c.err
+		b, ct := c.body()
+		code, resp := e.upload("/api/room/upload/dialog", "host", b, ct)
+		expect(t, "upload: "+c.name, code, resp, c.want)
+		if !strings.Contains(string(resp), c.wants) {
+			t.Errorf("upload: %s: says %s", c.name, resp)
+		}
+	}
+	fake.chooserErr = nil
+	if entries, _ := os.ReadDir(fake.root); len(entries) != 1 {
+		t.Errorf("%d upload directories left, want the one that was chosen", len(entries))
+	}
+
+	// Closing.
+	code, resp = e.call("DELETE", "/api/room/upload/dialog", "host", "")
+	expect(t, "close the dialog", code, resp, http.StatusNoContent)
+	if fake.closes != 1 || fake.chooser {
+		t.Errorf("closes %d, open %v", fake.closes, fake.chooser)
+	}
+	code, resp = e.call("DELETE", "/api/room/upload/dialog", "host", "")
+	expect(t, "close it again", code, resp, http.StatusUnprocessableEntity)
 }
 
 func TestSanitizeFileName(t *testing.T) {

@@ -40,6 +40,9 @@ type Options struct {
 type Info struct {
 	URL     string // how this machine reaches the server
 	Display string // the X display in use
+	// PulseServer is the embedded desktop's PulseAudio server ("" when
+	// desktop.display is given).
+	PulseServer string
 }
 
 // App is a running neko.
@@ -143,7 +146,7 @@ func (a *App) start(ctx context.Context) error {
 			a.log.Warn("release held keys", "err", err)
 		}
 	})
-	a.wireDesktop()
+	dialogInit := a.wireDesktop()
 
 	cursorImage, pointer := a.cursorOptions()
 	a.webrtc, err = webrtc.New(webrtc.Options{
@@ -203,7 +206,7 @@ func (a *App) start(ctx context.Context) error {
 		OriginPatterns:    originPatterns(cfg.Server.CORS),
 		CookieName:        cfg.Session.Cookie.Name,
 		Extra:             pluginEvents,
-		OnConnect:         pluginInit,
+		OnConnect:         append(pluginInit, dialogInit),
 		Metrics:           websocket.NewMetrics(reg),
 		Logger:            a.log.With("component", "websocket"),
 	})
@@ -247,7 +250,7 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.log.Info("neko is ready", "url", local, "display", display)
 	if a.opts.Ready != nil {
-		a.opts.Ready(Info{URL: local, Display: display})
+		a.opts.Ready(Info{URL: local, Display: display, PulseServer: pulseServer})
 	}
 	return nil
 }

@@ -16,11 +16,13 @@ import (
 type fakeEvents struct {
 	screen    func(desktop.ScreenChange)
 	clipboard func()
+	chooser   func(bool)
 	text      string
 }
 
 func (f *fakeEvents) OnScreenChange(fn func(desktop.ScreenChange)) { f.screen = fn }
 func (f *fakeEvents) OnClipboardChange(fn func())                  { f.clipboard = fn }
+func (f *fakeEvents) OnFileChooser(fn func(bool))                  { f.chooser = fn }
 func (f *fakeEvents) Clipboard(context.Context) (types.ClipboardText, error) {
 	return types.ClipboardText{Text: f.text, HTML: "<p>" + f.text + "</p>"}, nil
 }
@@ -73,7 +75,7 @@ func TestWireDesktopEvents(t *testing.T) {
 	ev := &fakeEvents{text: "copied"}
 	restarts := 0
 	restartErr := error(nil)
-	wireDesktopEvents(ev, sessions, func() error { restarts++; return restartErr }, slog.New(slog.DiscardHandler))
+	greet := wireDesktopEvents(ev, sessions, func() error { restarts++; return restartErr }, slog.New(slog.DiscardHandler))
 
 	// A screen change restarts the video and reaches everyone.
 	ev.screen(desktop.ScreenChange{ScreenSize: types.ScreenSize{Width: 720, Height: 1280, Rate: 30}, Actor: "host"})
@@ -107,5 +109,43 @@ func TestWireDesktopEvents(t *testing.T) {
 	ev.clipboard()
 	if got := noclipIn.take(types.EventClipboardUpdated); len(got) != 0 {
 		t.Fatalf("a host without clipboard access got clipboard/updated %s", got)
+	}
+
+	// File chooser dialogs: everyone learns who holds it, and so does a
+	// session that connects while it is open.
+	sessions.SetHost(host)
+	late, err := sessions.Create("late", types.MemberProfile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateIn := &inbox{}
+	greet(late) // not connected yet: nothing to tell
+	ev.chooser(true)
+	for name, in := range map[string]*inbox{"host": hostIn, "other": otherIn, "noclip": noclipIn} {
+		if got := in.take(types.EventFileChooserDialogOpened); len(got) != 1 || string(got[0]) != `{"id":"host"}` {
+			t.Errorf("%s got file_chooser_dialog/opened %s", name, got)
+		}
+	}
+	if err := sessions.Connect(late, lateIn); err != nil {
+		t.Fatal(err)
+	}
+	greet(late)
+	if got := lateIn.take(types.EventFileChooserDialogOpened); len(got) != 1 || string(got[0]) != `{"id":"host"}` {
+		t.Errorf("a late session got file_chooser_dialog/opened %s", got)
+	}
+	ev.chooser(false)
+	for name, in := range map[string]*inbox{"host": hostIn, "other": otherIn, "late": lateIn} {
+		if got := in.take(types.EventFileChooserDialogClosed); len(got) != 1 || string(got[0]) != `{}` {
+			t.Errorf("%s got file_chooser_dialog/closed %s", name, got)
+		}
+	}
+	greet(late)
+	if got := lateIn.take(types.EventFileChooserDialogOpened); len(got) != 0 {
+		t.Errorf("greeted with a closed dialog: %s", got)
+	}
+	sessions.SetHost(nil)
+	ev.chooser(true)
+	if got := otherIn.take(types.EventFileChooserDialogOpened); len(got) != 1 || string(got[0]) != `{"id":""}` {
+		t.Errorf("without a host, file_chooser_dialog/opened %s", got)
 	}
 }

@@ -2,8 +2,8 @@
 // it injects pointer and keyboard input through the XTest extension, reports
 // and changes the screen mode (RandR), reads and sets the clipboard, the
 // keyboard layout and modifiers, takes screenshots and follows the cursor
-// image (XFixes), restores minimised windows and drops uploaded files onto
-// windows. It speaks the X protocol directly
+// image (XFixes), restores minimised windows, drops uploaded files onto
+// windows and hands them to the app's file chooser dialogs. It speaks the X protocol directly
 // (github.com/jezek/xgb), so no cgo or Xlib is involved; the clipboard
 // contents and the keyboard layout go through xclip and setxkbmap.
 //
@@ -11,8 +11,9 @@
 // setupXKB). All methods are safe for concurrent use; request sequences
 // that must not interleave (remapping a spare keycode and pressing it,
 // Control around wheel clicks) run under one mutex. Changes (screen,
-// clipboard, cursor) are reported to listeners from watcher goroutines; the
-// event loop only wakes them. Files are dropped onto windows with XDND.
+// clipboard, cursor, file chooser dialogs) are reported to listeners from
+// watcher goroutines; the event loop only wakes them. Files are dropped
+// onto windows with XDND.
 package desktop
 
 import (
@@ -99,8 +100,10 @@ type Desktop struct {
 	touch touchState
 	unmin unminimizer
 	drop  dropper
-	// fileChooser is desktop.file_chooser_dialog (see filechooser.go).
-	fileChooser atomic.Bool
+	fc    fileChooser
+	// rootMu guards rootWatch, what the root window's event mask follows.
+	rootMu    sync.Mutex
+	rootWatch rootWatch
 
 	mu          sync.Mutex
 	closed      bool

@@ -176,11 +176,16 @@ func (d *Desktop) DropFiles(ctx context.Context, x, y int, paths []string) error
 	if err := d.usable(); err != nil {
 		return err
 	}
-
-	target, proxy, version, err := d.dropTarget(x, y)
+	target, proxy, version, err := d.dropTarget(d.root, x, y)
 	if err != nil {
 		return err
 	}
+	return d.dropLocked(ctx, target, proxy, version, x, y, paths)
+}
+
+// dropLocked runs the XDND exchange with target (messages go to proxy)
+// for a drop at x,y of the screen. It holds d.drop.mu.
+func (d *Desktop) dropLocked(ctx context.Context, target, proxy xproto.Window, version uint32, x, y int, paths []string) error {
 	var uris strings.Builder
 	for _, p := range paths {
 		uris.WriteString((&url.URL{Scheme: "file", Path: p}).String())
@@ -213,12 +218,17 @@ func (d *Desktop) DropFiles(ctx context.Context, x, y int, paths []string) error
 	return dr.run(x, y)
 }
 
-// dropTarget finds the XdndAware window at x,y: the top-level windows are
-// searched from the root down (a window manager's frame is not aware, the
-// client inside is). proxy is where messages go (XdndProxy, else target).
-func (d *Desktop) dropTarget(x, y int) (target, proxy xproto.Window, version uint32, err error) {
-	a := &d.drop.atoms
-	w := d.root
+// dropTarget finds the XdndAware window at x,y (screen coordinates) within
+// top, searching from top down (a window manager's frame is not aware, the
+// client inside is); top itself counts unless it is the root. proxy is
+// where messages go (XdndProxy, else target).
+func (d *Desktop) dropTarget(top xproto.Window, x, y int) (target, proxy xproto.Window, version uint32, err error) {
+	w := top
+	if top != d.root {
+		if target, proxy, version, ok, err := d.xdndAware(top); ok || err != nil {
+			return target, proxy, version, err
+		}
+	}
 	for depth := 0; depth < 16; depth++ {
 		r, err := xproto.TranslateCoordinates(d.conn, d.root, w, int16(x), int16(y)).Reply()
 		if err != nil {
@@ -228,21 +238,30 @@ func (d *Desktop) dropTarget(x, y int) (target, proxy xproto.Window, version uin
 			break
 		}
 		w = r.Child
-		p, err := xproto.GetProperty(d.conn, false, w, a.aware, xproto.AtomAtom, 0, 1).Reply()
-		if err != nil || p.Format != 32 || len(p.Value) < 4 {
-			continue
+		if target, proxy, version, ok, err := d.xdndAware(w); ok || err != nil {
+			return target, proxy, version, err
 		}
-		version = xgb.Get32(p.Value)
-		if version < 3 {
-			return 0, 0, 0, fmt.Errorf("%w (XDND version %d)", ErrDropNoTarget, version)
-		}
-		proxy = w
-		if pp, err := xproto.GetProperty(d.conn, false, w, a.proxy, xproto.AtomWindow, 0, 1).Reply(); err == nil && pp.Format == 32 && len(pp.Value) >= 4 {
-			proxy = xproto.Window(xgb.Get32(pp.Value))
-		}
-		return w, proxy, min(version, xdndVersion), nil
 	}
 	return 0, 0, 0, ErrDropNoTarget
+}
+
+// xdndAware reports whether w takes drops, with the window its messages go
+// to and the protocol version to speak.
+func (d *Desktop) xdndAware(w xproto.Window) (target, proxy xproto.Window, version uint32, ok bool, err error) {
+	a := &d.drop.atoms
+	p, err := xproto.GetProperty(d.conn, false, w, a.aware, xproto.AtomAtom, 0, 1).Reply()
+	if err != nil || p.Format != 32 || len(p.Value) < 4 {
+		return 0, 0, 0, false, nil
+	}
+	version = xgb.Get32(p.Value)
+	if version < 3 {
+		return 0, 0, 0, false, fmt.Errorf("%w (XDND version %d)", ErrDropNoTarget, version)
+	}
+	proxy = w
+	if pp, err := xproto.GetProperty(d.conn, false, w, a.proxy, xproto.AtomWindow, 0, 1).Reply(); err == nil && pp.Format == 32 && len(pp.Value) >= 4 {
+		proxy = xproto.Window(xgb.Get32(pp.Value))
+	}
+	return w, proxy, min(version, xdndVersion), true, nil
 }
 
 // dropRun is one drop's exchange with the target.

@@ -26,6 +26,7 @@ func (d *Desktop) setupExtras() error {
 	d.life, d.endLife = context.WithCancel(context.Background())
 	d.watch = watchers{screen: newKick(), clipboard: newKick(), cursor: newKick()}
 	d.unmin.kick = newKick()
+	d.fc.kick = newKick()
 
 	var err error
 	for name, dst := range map[string]*xproto.Atom{
@@ -45,6 +46,9 @@ func (d *Desktop) setupExtras() error {
 	}
 
 	if err := d.internDropAtoms(); err != nil {
+		return err
+	}
+	if err := d.internFileChooserAtoms(); err != nil {
 		return err
 	}
 	if d.randrMinor >= 0 {
@@ -146,6 +150,7 @@ func (d *Desktop) extraEvent(ev xgb.Event) {
 		d.watch.cursor.kick()
 	case xproto.PropertyNotifyEvent:
 		d.unminimizeEvent(e)
+		d.fileChooserEvent(e)
 	}
 }
 
@@ -187,6 +192,7 @@ func (d *Desktop) startWatchers() {
 	run(d.watch.clipboard, d.clipboardChanged)
 	run(d.watch.cursor, d.cursorChanged)
 	run(d.unmin.kick, d.unminimizeScan)
+	run(d.fc.kick, d.fileChooserScan)
 }
 
 // listeners are the registered callbacks. They run on the watcher
@@ -197,6 +203,8 @@ type listeners struct {
 	screen    []func(ScreenChange)
 	clipboard []func()
 	cursor    []func(CursorImage)
+	// fileChooser runs on the file chooser watcher.
+	fileChooser []func(open bool)
 }
 
 // ScreenChange reports a new screen configuration.

@@ -39,21 +39,42 @@ func (d *Desktop) SetUnminimize(on bool) error {
 	if u.on == on {
 		return nil
 	}
-	if err := d.usable(); err != nil {
-		return err
-	}
-	// The root's mask is replaced as a whole: keep StructureNotify.
-	mask := uint32(xproto.EventMaskStructureNotify)
-	if on {
-		mask |= xproto.EventMaskPropertyChange
-	}
-	if err := xproto.ChangeWindowAttributesChecked(d.conn, d.root, xproto.CwEventMask, []uint32{mask}).Check(); err != nil {
-		return fmt.Errorf("desktop: unminimize: select root events: %w", err)
+	if err := d.followRootProperties(func(w *rootWatch) { w.unminimize = on }); err != nil {
+		return fmt.Errorf("desktop: unminimize: %w", err)
 	}
 	u.on = on
 	if on {
 		u.kick.kick()
 	}
+	return nil
+}
+
+// rootWatch is who needs the root window's property changes (the client
+// list).
+type rootWatch struct {
+	unminimize, fileChooser bool
+}
+
+// followRootProperties applies change to d.rootWatch and selects the root
+// window's events to match: StructureNotify always, PropertyChange while
+// someone follows the client list.
+func (d *Desktop) followRootProperties(change func(*rootWatch)) error {
+	d.rootMu.Lock()
+	defer d.rootMu.Unlock()
+	if err := d.usable(); err != nil {
+		return err
+	}
+	next := d.rootWatch
+	change(&next)
+	// The root's mask is replaced as a whole.
+	mask := uint32(xproto.EventMaskStructureNotify)
+	if next.unminimize || next.fileChooser {
+		mask |= xproto.EventMaskPropertyChange
+	}
+	if err := xproto.ChangeWindowAttributesChecked(d.conn, d.root, xproto.CwEventMask, []uint32{mask}).Check(); err != nil {
+		return fmt.Errorf("select root events: %w", err)
+	}
+	d.rootWatch = next
 	return nil
 }
 
