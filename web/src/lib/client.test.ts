@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ApiClient, type StorageLike } from './api'
-import { NekoClient, type DisconnectInfo } from './client'
+import { NekoClient, type CursorImage, type DisconnectInfo, type ObjectUrls } from './client'
+import type { Point } from './coords'
+import { splitTimestamp } from './datachannel'
 import { silentLogger } from './log'
 import type { MemberProfile, SystemInitPayload } from './protocol'
 import { FakeMediaStream, FakePeerConnection, FakeWebSocket, flushPromises } from './test-fakes'
@@ -53,7 +55,10 @@ function memory(): StorageLike {
   }
 }
 
-function setup(whoami: () => Promise<Response> = async () => new Response('{}')) {
+function setup(
+  whoami: () => Promise<Response> = async () => new Response('{}'),
+  objectUrls?: ObjectUrls,
+) {
   const api = new ApiClient({ base: '/', fetch: () => whoami(), storage: memory() })
   const client = new NekoClient({
     location: { protocol: 'http:', host: 'example:8080', pathname: '/' },
@@ -63,6 +68,8 @@ function setup(whoami: () => Promise<Response> = async () => new Response('{}'))
     createMediaStream: () => new FakeMediaStream(),
     inputScheduler: (fn) => fn(),
     signalRetryMs: 500,
+    pingIntervalMs: 5000,
+    objectUrls,
     logger: silentLogger,
   })
   return { client, api }
@@ -249,5 +256,141 @@ describe('NekoClient', () => {
     vi.advanceTimersByTime(20000)
     expect(FakeWebSocket.instances.length).toBeGreaterThan(1)
     expect(statuses.slice(0, 3)).toEqual(['connecting', 'connected', 'reconnecting'])
+  })
+})
+
+describe('NekoClient data channel', () => {
+  function fakeUrls() {
+    const blobs: Blob[] = []
+    const revoked: string[] = []
+    const urls: ObjectUrls = {
+      create: (blob) => {
+        blobs.push(blob)
+        return `blob:test/${blobs.length}`
+      },
+      revoke: (url) => void revoked.push(url),
+    }
+    return { urls, blobs, revoked }
+  }
+
+  async function withChannel() {
+    const objects = fakeUrls()
+    const { client } = setup(undefined, objects.urls)
+    const ws = connect(client)
+    ws.receive('signal/provide', {
+      sdp: 'OFFER',
+      iceservers: [],
+      video: { disabled: false },
+      audio: { disabled: false },
+    })
+    await flushPromises(20)
+    const pc = FakePeerConnection.last
+    const dc = pc.emitDataChannel()
+    const images: CursorImage[] = []
+    const positions: Point[] = []
+    const rtts: number[] = []
+    const channel: boolean[] = []
+    client.events.on('cursorImage', (c) => images.push(c))
+    client.events.on('cursorPosition', (p) => positions.push(p))
+    client.events.on('rtt', (r) => rtts.push(r))
+    client.events.on('dataChannel', (o) => channel.push(o))
+    return { client, ws, pc, dc, images, positions, rtts, channel, ...objects }
+  }
+
+  const bytes = (...b: number[]) => new Uint8Array(b).buffer
+
+  it('emits cursor positions from the host', async () => {
+    const { client, dc, positions } = await withChannel()
+    dc.open()
+    dc.receive(bytes(0x01, 0, 7, 0x03, 0x20, 0x01, 0x2c)) // 800, 300
+    dc.receive(bytes(0x01, 0, 7, 0x03, 0x20, 0x01, 0x2c)) // unchanged: no event
+    dc.receive(bytes(0x01, 0, 7, 0, 10, 0, 20))
+    expect(positions).toEqual([
+      { x: 800, y: 300 },
+      { x: 10, y: 20 },
+    ])
+    expect(client.cursorPosition).toEqual({ x: 10, y: 20 })
+  })
+
+  it('emits cursor images as object URLs and revokes the previous one', async () => {
+    const { client, dc, images, blobs, revoked } = await withChannel()
+    dc.open()
+    const png = [0x89, 0x50, 0x4e, 0x47]
+    dc.receive(bytes(0x02, 0, 15, 0, 32, 0, 32, 0, 4, 0, 6, ...png))
+    dc.receive(bytes(0x02, 0, 15, 0, 16, 0, 24, 0, 8, 0, 1, ...png))
+    expect(images).toEqual([
+      { width: 32, height: 32, xHot: 4, yHot: 6, url: 'blob:test/1' },
+      { width: 16, height: 24, xHot: 8, yHot: 1, url: 'blob:test/2' },
+    ])
+    expect(blobs[0].type).toBe('image/png')
+    expect([...new Uint8Array(await blobs[0].arrayBuffer())]).toEqual(png)
+    expect(revoked).toEqual(['blob:test/1'])
+    expect(client.cursorImage?.url).toBe('blob:test/2')
+    client.disconnect()
+    expect(revoked).toEqual(['blob:test/1', 'blob:test/2'])
+    expect(client.cursorImage).toBeNull()
+  })
+
+  it('ignores malformed messages', async () => {
+    const { dc, images, positions, rtts } = await withChannel()
+    dc.open()
+    dc.receive(bytes(0x01, 0, 8, 0, 1, 0, 2)) // length mismatch
+    dc.receive(bytes(0x01, 0)) // short
+    dc.receive(bytes(0x09, 0, 7, 0, 1, 0, 2)) // unknown op
+    dc.receive(bytes(0x02, 0, 11, 0, 1, 0, 1, 0, 0, 0, 0)) // image without PNG
+    dc.receive('string')
+    expect([images, positions, rtts]).toEqual([[], [], []])
+  })
+
+  it('pings on open and periodically, and measures the RTT from the pong', async () => {
+    vi.setSystemTime(1_700_000_000_000)
+    const { client, dc, rtts, channel } = await withChannel()
+    dc.open()
+    expect(channel).toEqual([true])
+    expect(dc.sent).toHaveLength(1)
+    const ping = new DataView(dc.sent[0])
+    expect(ping.getUint8(0)).toBe(0x07)
+    expect(ping.getUint16(1)).toBe(11)
+    const sent = splitTimestamp(1_700_000_000_000)
+    expect([ping.getUint32(3), ping.getUint32(7)]).toEqual([sent.high, sent.low])
+
+    vi.setSystemTime(1_700_000_000_042)
+    const server = splitTimestamp(1_700_000_000_020)
+    const pong = new DataView(new ArrayBuffer(19))
+    pong.setUint8(0, 0x03)
+    pong.setUint16(1, 19)
+    pong.setUint32(3, sent.high)
+    pong.setUint32(7, sent.low)
+    pong.setUint32(11, server.high)
+    pong.setUint32(15, server.low)
+    dc.receive(pong.buffer)
+    expect(rtts).toEqual([42])
+    expect(client.rtt).toBe(42)
+
+    vi.advanceTimersByTime(5000)
+    expect(dc.sent).toHaveLength(2)
+    dc.remoteClose()
+    expect(channel).toEqual([true, false])
+    vi.advanceTimersByTime(20000)
+    expect(dc.sent).toHaveLength(2)
+  })
+
+  it('tracks our own moves as the cursor position while hosting', async () => {
+    const { client, ws, dc, positions } = await withChannel()
+    dc.open()
+    ws.receive('control/host', { id: 'me', has_host: true, host_id: 'me' })
+    client.input.move({ x: 5, y: 6 })
+    expect(positions).toEqual([{ x: 5, y: 6 }])
+    expect(ws.messages.at(-1)).toEqual({ event: 'control/move', payload: { x: 5, y: 6 } })
+  })
+
+  it('forgets the position when the channel goes away', async () => {
+    const { client, ws, dc } = await withChannel()
+    dc.open()
+    dc.receive(bytes(0x01, 0, 7, 0, 1, 0, 2))
+    expect(client.cursorPosition).toEqual({ x: 1, y: 2 })
+    ws.receive('signal/close', null)
+    expect(client.cursorPosition).toBeNull()
+    expect(dc.closed).toBe(true)
   })
 })

@@ -4,11 +4,14 @@
 
 import { ApiClient, basePath, webSocketUrl, type FetchLike, type StorageLike } from './api'
 import { Connection, type ConnectionStatus, type WebSocketFactory } from './connection'
+import type { Point } from './coords'
+import { decodeDataMessage, encodePing, type CursorImageMessage } from './datachannel'
 import { Emitter } from './emitter'
 import { HostInput, type ControlSender, type Scheduler } from './input'
 import { consoleLogger, type Logger } from './log'
 import {
   CONTROL_HOST,
+  CONTROL_MOVE,
   CONTROL_RELEASE,
   CONTROL_REQUEST,
   SCREEN_UPDATED,
@@ -25,6 +28,7 @@ import {
   SIGNAL_VIDEO,
   SYSTEM_DISCONNECT,
   SYSTEM_INIT,
+  type ClientEventMap,
   type ControlHost,
   type MemberProfile,
   type ScreenSize,
@@ -42,6 +46,22 @@ import {
 export interface ControlRequestNotice {
   id: string
   name: string
+}
+
+/** The remote cursor image (from the data channel). */
+export interface CursorImage {
+  width: number
+  height: number
+  xHot: number
+  yHot: number
+  /** Object URL of the PNG; revoked when the next image arrives. */
+  url: string
+}
+
+/** Object URL functions (replaceable in tests). */
+export interface ObjectUrls {
+  create(blob: Blob): string
+  revoke(url: string): void
 }
 
 export interface DisconnectInfo {
@@ -62,6 +82,17 @@ export interface NekoClientEvents {
   controlRequest: ControlRequestNotice
   /** Terminal disconnect: no reconnect will be attempted. */
   disconnected: DisconnectInfo
+  /** The server's data channel opened (`true`) or closed (`false`). */
+  dataChannel: boolean
+  /** The remote cursor image changed. */
+  cursorImage: CursorImage
+  /**
+   * Where the remote pointer is (remote screen pixels): the host's pointer
+   * from the data channel, or our own moves while we are the host.
+   */
+  cursorPosition: Point
+  /** Round-trip time of the data channel in ms (ping / pong). */
+  rtt: number
 }
 
 export interface PageLocation {
@@ -81,6 +112,9 @@ export interface NekoClientOptions {
   inputScheduler?: Scheduler
   /** Delay before asking for a new peer after `signal/close` or a failure. */
   signalRetryMs?: number
+  /** Data channel ping period in ms (0 = never ping). Default 10 s. */
+  pingIntervalMs?: number
+  objectUrls?: ObjectUrls
   logger?: Logger
 }
 
@@ -98,15 +132,29 @@ export class NekoClient {
   settings: Settings | null = null
   videos: string[] = []
   stream: MediaStreamLike | null = null
+  /** The remote cursor image, once the server sent one. */
+  cursorImage: CursorImage | null = null
+  /** The remote pointer position, null while unknown. */
+  cursorPosition: Point | null = null
+  /** Last measured data channel round-trip time (ms). */
+  rtt: number | null = null
 
   private readonly log: Logger
   private readonly signalRetryMs: number
+  private readonly pingIntervalMs: number
+  private readonly objectUrls: ObjectUrls
+  private pingTimer: ReturnType<typeof setInterval> | null = null
   private signalRetryTimer: ReturnType<typeof setTimeout> | null = null
   private disconnectNotified = false
 
   constructor(options: NekoClientOptions = {}) {
     this.log = options.logger ?? consoleLogger
     this.signalRetryMs = options.signalRetryMs ?? 1000
+    this.pingIntervalMs = options.pingIntervalMs ?? 10_000
+    this.objectUrls = options.objectUrls ?? {
+      create: (blob) => URL.createObjectURL(blob),
+      revoke: (url) => URL.revokeObjectURL(url),
+    }
     const location: PageLocation = options.location ?? globalThis.location
     this.api =
       options.api ??
@@ -133,7 +181,12 @@ export class NekoClient {
     })
 
     const sendControl: ControlSender = (event, payload) => {
-      if (this.isHost) this.connection.send(event, payload)
+      if (!this.isHost) return
+      this.connection.send(event, payload)
+      if (event === CONTROL_MOVE) {
+        const p = payload as ClientEventMap[typeof CONTROL_MOVE]
+        this.setCursorPosition(p.x, p.y)
+      }
     }
     this.input = new HostInput(sendControl, { schedule: options.inputScheduler })
 
@@ -179,6 +232,12 @@ export class NekoClient {
     this.connection.disconnect()
     this.signaling.close()
     this.input.reset()
+    this.clearCursorImage()
+  }
+
+  /** Sends a ping on the data channel (the pong gives `rtt`). */
+  ping(now = Date.now()): boolean {
+    return this.signaling.sendData(encodePing(now))
   }
 
   async logout(): Promise<void> {
@@ -280,6 +339,13 @@ export class NekoClient {
       this.stream = stream
       this.events.emit('stream', stream)
     })
+    this.signaling.events.on('channel', (open) => {
+      this.stopPing()
+      if (open) this.startPing()
+      else this.cursorPosition = null // a new channel sends it again
+      this.events.emit('dataChannel', open)
+    })
+    this.signaling.events.on('data', (data) => this.handleData(data))
     this.signaling.events.on('state', (state) => {
       this.events.emit('peer', state)
       if (state === 'failed') {
@@ -287,6 +353,73 @@ export class NekoClient {
         this.scheduleSignalRequest()
       }
     })
+  }
+
+  private handleData(data: ArrayBuffer): void {
+    const msg = decodeDataMessage(data)
+    if (!msg) {
+      this.log.debug('malformed data channel message ignored', data.byteLength)
+      return
+    }
+    switch (msg.type) {
+      case 'cursorPosition':
+        this.setCursorPosition(msg.x, msg.y)
+        break
+      case 'cursorImage':
+        this.setCursorImage(msg)
+        break
+      case 'pong': {
+        const rtt = Date.now() - msg.clientTime
+        if (rtt < 0 || !Number.isFinite(rtt)) return
+        this.rtt = rtt
+        this.events.emit('rtt', rtt)
+        break
+      }
+    }
+  }
+
+  private setCursorPosition(x: number, y: number): void {
+    const p = this.cursorPosition
+    if (p && p.x === x && p.y === y) return
+    this.cursorPosition = { x, y }
+    this.events.emit('cursorPosition', { x, y })
+  }
+
+  private setCursorImage(msg: CursorImageMessage): void {
+    let url: string
+    try {
+      url = this.objectUrls.create(new Blob([msg.png], { type: 'image/png' }))
+    } catch (err) {
+      this.log.debug('cursor image not usable', err)
+      return
+    }
+    this.clearCursorImage()
+    const image: CursorImage = {
+      width: msg.width,
+      height: msg.height,
+      xHot: msg.xHot,
+      yHot: msg.yHot,
+      url,
+    }
+    this.cursorImage = image
+    this.events.emit('cursorImage', { ...image })
+  }
+
+  private clearCursorImage(): void {
+    if (!this.cursorImage) return
+    this.objectUrls.revoke(this.cursorImage.url)
+    this.cursorImage = null
+  }
+
+  private startPing(): void {
+    if (this.pingIntervalMs <= 0) return
+    this.ping()
+    this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs)
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer)
+    this.pingTimer = null
   }
 
   private handleInit(p: SystemInitPayload): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clientToRemote, containRect, isOnPicture, remoteToClient } from './coords'
+import { clientToRemote, containRect, isOnPicture, remoteToClient, remoteToDisplay } from './coords'
 
 const screen = { width: 1280, height: 720 }
 
@@ -90,5 +90,25 @@ describe('remoteToClient', () => {
       expect(isOnPicture(c.x, c.y, el, screen, screen)).toBe(true)
       expect(clientToRemote(c.x, c.y, el, screen, screen)).toEqual({ x, y })
     }
+  })
+})
+
+describe('remoteToDisplay', () => {
+  it('maps a pixel corner through the letterbox with the display scale', () => {
+    const el = { left: 0, top: 0, width: 800, height: 600 } // bars above/below
+    expect(remoteToDisplay(0, 0, el, screen, screen)).toEqual({ x: 0, y: 75, scale: 0.625 })
+    expect(remoteToDisplay(640, 360, el, screen, screen)).toEqual({ x: 400, y: 300, scale: 0.625 })
+  })
+
+  it('scales with the screen even when the video is smaller', () => {
+    const el = { left: 0, top: 0, width: 2560, height: 1440 }
+    const p = remoteToDisplay(100, 50, el, { width: 640, height: 360 }, screen)
+    expect(p).toEqual({ x: 200, y: 100, scale: 2 })
+  })
+
+  it('agrees with clientToRemote', () => {
+    const el = { left: 12, top: 34, width: 1000, height: 900 }
+    const p = remoteToDisplay(321, 123, el, screen, screen)
+    expect(clientToRemote(p.x + 0.01, p.y + 0.01, el, screen, screen)).toEqual({ x: 321, y: 123 })
   })
 })

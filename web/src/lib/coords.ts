@@ -105,3 +105,28 @@ export function isOnPicture(
     clientY < c.top + c.height
   )
 }
+
+/**
+ * Remote screen pixel → where its top-left corner is drawn inside `element`
+ * (same letterboxing as the input mapping), with the display scale (CSS
+ * pixels per remote pixel) to size things drawn in remote pixels, such as
+ * the cursor image.
+ */
+export function remoteToDisplay(
+  x: number,
+  y: number,
+  element: Rect,
+  video: Size,
+  screen: Size,
+): Point & { scale: number } {
+  const content = containRect(element, pictureSize(video, screen))
+  if (screen.width <= 0 || screen.height <= 0 || content.width <= 0) {
+    return { x: content.left, y: content.top, scale: 1 }
+  }
+  const scale = content.width / screen.width
+  return {
+    x: content.left + x * scale,
+    y: content.top + (y / screen.height) * content.height,
+    scale,
+  }
+}

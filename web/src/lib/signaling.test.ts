@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { silentLogger } from './log'
 import type { ClientEvent, ClientEventMap, SignalProvidePayload } from './protocol'
 import { Signaling, toRtcIceServers, type PeerState } from './signaling'
-import { FakeMediaStream, FakePeerConnection, flushPromises } from './test-fakes'
+import { FakeDataChannel, FakeMediaStream, FakePeerConnection, flushPromises } from './test-fakes'
 
 interface Sent {
   event: ClientEvent
@@ -234,5 +234,83 @@ describe('toRtcIceServers', () => {
       ]),
     ).toEqual([{ urls: ['stun:a'] }, { urls: ['turn:b'], username: 'x', credential: 'y' }])
     expect(toRtcIceServers(null)).toEqual([])
+  })
+})
+
+describe('Signaling data channel', () => {
+  async function withChannel() {
+    const ctx = setup()
+    const channel: boolean[] = []
+    const data: ArrayBuffer[] = []
+    ctx.signaling.events.on('channel', (open) => channel.push(open))
+    ctx.signaling.events.on('data', (d) => data.push(d))
+    await ctx.signaling.handleProvide(provide())
+    const pc = FakePeerConnection.last
+    const dc = pc.emitDataChannel()
+    return { ...ctx, pc, dc, channel, data }
+  }
+
+  it('accepts the server channel as arraybuffer and forwards binary messages', async () => {
+    const { signaling, dc, channel, data } = await withChannel()
+    expect(dc.binaryType).toBe('arraybuffer')
+    expect(signaling.channelOpen).toBe(false)
+    expect(signaling.sendData(new ArrayBuffer(1))).toBe(false)
+    dc.open()
+    expect(channel).toEqual([true])
+    expect(signaling.channelOpen).toBe(true)
+
+    const buf = new Uint8Array([1, 0, 7, 0, 1, 0, 2]).buffer
+    dc.receive(buf)
+    dc.receive(new Uint8Array([9, 1, 2, 3]).subarray(1)) // a view: copied out
+    dc.receive('text is ignored')
+    expect(data).toHaveLength(2)
+    expect(data[0]).toBe(buf)
+    expect([...new Uint8Array(data[1])]).toEqual([1, 2, 3])
+
+    const ping = new ArrayBuffer(11)
+    expect(signaling.sendData(ping)).toBe(true)
+    expect(dc.sent).toEqual([ping])
+  })
+
+  it('reports a channel that is already open when offered', async () => {
+    const { channel } = await (async () => {
+      const ctx = setup()
+      const channel: boolean[] = []
+      ctx.signaling.events.on('channel', (open) => channel.push(open))
+      await ctx.signaling.handleProvide(provide())
+      const dc = new FakeDataChannel()
+      dc.readyState = 'open'
+      FakePeerConnection.last.emitDataChannel(dc)
+      return { channel }
+    })()
+    expect(channel).toEqual([true])
+  })
+
+  it('reports the remote close and stops sending', async () => {
+    const { signaling, dc, channel } = await withChannel()
+    dc.open()
+    dc.remoteClose()
+    expect(channel).toEqual([true, false])
+    expect(signaling.channelOpen).toBe(false)
+    expect(signaling.sendData(new ArrayBuffer(1))).toBe(false)
+  })
+
+  it('closes and detaches the channel with the peer', async () => {
+    const { signaling, dc, channel, data } = await withChannel()
+    dc.open()
+    signaling.close()
+    expect(dc.closed).toBe(true)
+    expect(channel).toEqual([true, false])
+    expect(dc.onmessage).toBeNull()
+    expect(data).toEqual([])
+  })
+
+  it('ignores channels of a replaced peer', async () => {
+    const { signaling, pc, channel } = await withChannel()
+    await signaling.handleProvide(provide('offer-2'))
+    const stale = new FakeDataChannel()
+    pc.ondatachannel?.({ channel: stale }) // handler was removed on teardown
+    expect(stale.binaryType).toBe('blob')
+    expect(channel).toEqual([])
   })
 })

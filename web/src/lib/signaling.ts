@@ -23,11 +23,23 @@ export interface PeerConnectionLike {
   onicecandidate: ((ev: { candidate: { toJSON(): RTCIceCandidateInit } | null }) => void) | null
   ontrack: ((ev: { track: MediaStreamTrack }) => void) | null
   onconnectionstatechange: ((ev: unknown) => void) | null
-  ondatachannel: ((ev: unknown) => void) | null
+  ondatachannel: ((ev: { channel: DataChannelLike }) => void) | null
   setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>
   createAnswer(): Promise<RTCSessionDescriptionInit>
   setLocalDescription(description: RTCSessionDescriptionInit): Promise<void>
   addIceCandidate(candidate: RTCIceCandidateInit): Promise<void>
+  close(): void
+}
+
+/** The subset of RTCDataChannel used here. */
+export interface DataChannelLike {
+  readonly label: string
+  readonly readyState: string
+  binaryType: string
+  onopen: ((ev: unknown) => void) | null
+  onclose: ((ev: unknown) => void) | null
+  onmessage: ((ev: { data: unknown }) => void) | null
+  send(data: ArrayBuffer): void
   close(): void
 }
 
@@ -48,6 +60,10 @@ export interface SignalingEvents {
   state: PeerState
   video: SignalVideo
   audio: SignalAudio
+  /** The server's data channel opened (`true`) or went away (`false`). */
+  channel: boolean
+  /** A binary message arrived on the data channel. */
+  data: ArrayBuffer
 }
 
 export type SignalSender = <K extends ClientEvent>(event: K, payload: ClientEventMap[K]) => void
@@ -89,6 +105,7 @@ export class Signaling {
   private readonly log: Logger
   private pc: PeerConnectionLike | null = null
   private stream: MediaStreamLike | null = null
+  private dc: DataChannelLike | null = null
   private remoteReady = false
   private pending: IceCandidate[] = []
   /** Offer/answer exchanges run one after the other. */
@@ -111,6 +128,24 @@ export class Signaling {
 
   get peer(): PeerConnectionLike | null {
     return this.pc
+  }
+
+  /** Whether the server's data channel is open. */
+  get channelOpen(): boolean {
+    return this.dc !== null && this.dc.readyState === 'open'
+  }
+
+  /** Sends a binary message on the data channel; false when it is not open. */
+  sendData(data: ArrayBuffer): boolean {
+    const dc = this.dc
+    if (!dc || dc.readyState !== 'open') return false
+    try {
+      dc.send(data)
+      return true
+    } catch (err) {
+      this.log.debug('data channel send failed', err)
+      return false
+    }
   }
 
   /** Number of candidates waiting for the remote description. */
@@ -196,6 +231,7 @@ export class Signaling {
     const pc = this.pc
     this.pc = null
     this.stream = null
+    this.detachChannel()
     if (pc) {
       pc.onicecandidate = null
       pc.ontrack = null
@@ -247,10 +283,61 @@ export class Signaling {
         this.setState('failed')
       }
     }
-    pc.ondatachannel = () => {
-      this.log.debug('data channel offered by the server, ignored')
+    pc.ondatachannel = (ev) => {
+      if (this.pc !== pc || !ev || !ev.channel) return
+      this.attachChannel(ev.channel)
     }
     return pc
+  }
+
+  /** Takes the server's data channel (a newer one replaces the old). */
+  private attachChannel(dc: DataChannelLike): void {
+    this.detachChannel()
+    this.log.debug('data channel', dc.label)
+    this.dc = dc
+    try {
+      dc.binaryType = 'arraybuffer'
+    } catch {
+      // ignore: messages that are not ArrayBuffers are dropped below
+    }
+    dc.onopen = () => {
+      if (this.dc === dc) this.events.emit('channel', true)
+    }
+    dc.onclose = () => {
+      if (this.dc !== dc) return
+      this.dc = null
+      this.events.emit('channel', false)
+    }
+    dc.onmessage = (ev) => {
+      if (this.dc !== dc) return
+      const data = ev.data
+      if (data instanceof ArrayBuffer) {
+        this.events.emit('data', data)
+      } else if (ArrayBuffer.isView(data)) {
+        const copy = new Uint8Array(data.byteLength)
+        copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+        this.events.emit('data', copy.buffer)
+      } else {
+        this.log.debug('non-binary data channel message ignored')
+      }
+    }
+    if (dc.readyState === 'open') this.events.emit('channel', true)
+  }
+
+  private detachChannel(): void {
+    const dc = this.dc
+    if (!dc) return
+    this.dc = null
+    const wasOpen = dc.readyState === 'open'
+    dc.onopen = null
+    dc.onclose = null
+    dc.onmessage = null
+    try {
+      dc.close()
+    } catch {
+      // ignore
+    }
+    if (wasOpen) this.events.emit('channel', false)
   }
 
   private ensureStream(): MediaStreamLike {

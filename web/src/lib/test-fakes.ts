@@ -1,7 +1,7 @@
 // Test doubles for WebSocket / RTCPeerConnection / MediaStream (tests only).
 
 import type { WebSocketLike } from './connection'
-import type { MediaStreamLike, PeerConnectionLike } from './signaling'
+import type { DataChannelLike, MediaStreamLike, PeerConnectionLike } from './signaling'
 
 export class FakeWebSocket implements WebSocketLike {
   static instances: FakeWebSocket[] = []
@@ -89,6 +89,43 @@ export class FakeMediaStream implements MediaStreamLike {
   }
 }
 
+export class FakeDataChannel implements DataChannelLike {
+  readyState = 'connecting'
+  binaryType = 'blob'
+  onopen: DataChannelLike['onopen'] = null
+  onclose: DataChannelLike['onclose'] = null
+  onmessage: DataChannelLike['onmessage'] = null
+  readonly sent: ArrayBuffer[] = []
+  closed = false
+
+  constructor(readonly label = 'data') {}
+
+  send(data: ArrayBuffer): void {
+    if (this.readyState !== 'open') throw new Error('send on a channel that is not open')
+    this.sent.push(data)
+  }
+
+  close(): void {
+    this.closed = true
+    this.readyState = 'closed'
+  }
+
+  // --- driven by the test ---
+  open(): void {
+    this.readyState = 'open'
+    this.onopen?.({})
+  }
+
+  receive(data: unknown): void {
+    this.onmessage?.({ data })
+  }
+
+  remoteClose(): void {
+    this.readyState = 'closed'
+    this.onclose?.({})
+  }
+}
+
 /** Records every call; remote/local description operations resolve on demand. */
 export class FakePeerConnection implements PeerConnectionLike {
   static instances: FakePeerConnection[] = []
@@ -167,6 +204,11 @@ export class FakePeerConnection implements PeerConnectionLike {
     const track = new FakeTrack(kind) as unknown as MediaStreamTrack
     this.ontrack?.({ track })
     return track
+  }
+
+  emitDataChannel(channel = new FakeDataChannel()): FakeDataChannel {
+    this.ondatachannel?.({ channel })
+    return channel
   }
 
   setState(state: string): void {

@@ -4,10 +4,12 @@ import { computed, onBeforeUnmount, ref, shallowRef } from 'vue'
 import type {
   ConnectionStatus,
   ControlRequestNotice,
+  CursorImage,
   DisconnectInfo,
   MediaStreamLike,
   NekoClient,
   PeerState,
+  Point,
   ScreenSize,
   SessionInfo,
 } from '../lib'
@@ -24,6 +26,11 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
   const streamVersion = ref(0)
   const peer = ref<PeerState>('idle')
   const requests = ref<ControlRequestNotice[]>([])
+  const cursorImage = shallowRef<CursorImage | null>(client.cursorImage)
+  /** The remote pointer (remote screen pixels); null while unknown. */
+  const cursorPosition = shallowRef<Point | null>(client.cursorPosition)
+  /** Data channel round-trip time (ms), null until measured. */
+  const rtt = ref<number | null>(client.rtt)
 
   const me = computed(() => sessions.value.find((s) => s.id === sessionId.value) ?? null)
   const canHost = computed(() => me.value?.profile.can_host ?? false)
@@ -56,8 +63,17 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
     }),
     client.events.on('peer', (p) => {
       peer.value = p
-      if (p === 'idle') stream.value = null
+      if (p === 'idle') {
+        stream.value = null
+        cursorPosition.value = null
+      }
     }),
+    client.events.on('dataChannel', (open) => {
+      if (!open) cursorPosition.value = null
+    }),
+    client.events.on('cursorImage', (c) => (cursorImage.value = c)),
+    client.events.on('cursorPosition', (p) => (cursorPosition.value = p)),
+    client.events.on('rtt', (ms) => (rtt.value = ms)),
     client.events.on('controlRequest', (r) => {
       requests.value = [...requests.value.filter((x) => x.id !== r.id), r]
     }),
@@ -85,6 +101,9 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
     streamVersion,
     peer,
     requests,
+    cursorImage,
+    cursorPosition,
+    rtt,
     dismissRequest,
   }
 }
