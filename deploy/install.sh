@@ -37,6 +37,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libglib2.0-dev
   chromium fonts-liberation fonts-dejavu-core fonts-noto-color-emoji
   nodejs npm
+  nginx-light libnginx-mod-rtmp ffmpeg
 )
 
 missing=()

@@ -149,6 +149,7 @@ func (a *App) start(ctx context.Context) error {
 	dialogInit := a.wireDesktop()
 
 	cursorImage, pointer := a.cursorOptions()
+	mic, webcam := a.upstream(pulseServer)
 	a.webrtc, err = webrtc.New(webrtc.Options{
 		Config:       cfg.WebRTC,
 		BindLoopback: isLoopbackBind(cfg.Server.Bind),
@@ -159,6 +160,8 @@ func (a *App) start(ctx context.Context) error {
 		FPS:          cfg.Desktop.Screen.Rate,
 		Sessions:     a.sessions,
 		Desktop:      a.desktop,
+		Microphone:   mic,
+		WebcamError:  webcam,
 		Cursor:       cursorImage,
 		Pointer:      pointer,
 		Logger:       a.log.With("component", "webrtc"),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 
 	"github.com/neko-webrtc/neko/internal/api"
 	"github.com/neko-webrtc/neko/internal/capture"
@@ -146,3 +147,26 @@ func (a *App) wireCursor() {
 func toCursor(c desktop.CursorImage) webrtc.CursorImage {
 	return webrtc.CursorImage{Width: c.Width, Height: c.Height, Xhot: c.Xhot, Yhot: c.Yhot, PNG: c.PNG}
 }
+
+// upstream returns what plays clients' microphones (nil when
+// capture.microphone.enabled is off) and why webcams are refused.
+func (a *App) upstream(pulseServer string) (webrtc.Microphone, string) {
+	cfg := a.cfg.Capture
+	var mic webrtc.Microphone
+	if cfg.MicrophoneEnabled {
+		mic = microphone{capture.NewMicrophone(pulseServer, cfg.MicrophoneDevice, a.log.With("component", "microphone"))}
+	}
+	webcam := "capture.webcam.enabled is off"
+	if cfg.WebcamEnabled {
+		if _, err := os.Stat(cfg.WebcamDevice); err != nil {
+			webcam = "capture.webcam.device " + cfg.WebcamDevice + " is missing (it needs the v4l2loopback kernel module)"
+		} else {
+			webcam = "webcam upstream is not implemented yet"
+		}
+	}
+	return mic, webcam
+}
+
+type microphone struct{ m *capture.Microphone }
+
+func (m microphone) Open(pt uint8) (webrtc.RTPPlayer, error) { return m.m.Open(pt) }

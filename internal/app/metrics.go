@@ -37,5 +37,6 @@ func (a *App) newRegistry() *prometheus.Registry {
 	hostChanges := prometheus.NewCounter(prometheus.CounterOpts{Name: "neko_host_changes_total", Help: "Changes of the hosting session."})
 	reg.MustRegister(hostChanges)
 	a.sessions.OnHostChanged(func(_, _ *session.Session) { hostChanges.Inc() })
+	a.registerCaptureMetrics(reg)
 	return reg
 }

@@ -146,6 +146,14 @@ type Capture struct {
 	BroadcastPreset    string
 	BroadcastAudioKbps int
 	BroadcastVideoKbps int
+
+	// Upstream media from clients with can_share_media.
+	MicrophoneEnabled bool
+	MicrophoneDevice  string // PulseAudio sink the microphone plays into
+	WebcamEnabled     bool
+	WebcamDevice      string // v4l2loopback device
+	WebcamWidth       int
+	WebcamHeight      int
 }
 
 type Runtime struct {

@@ -61,7 +61,23 @@ type Options struct {
 	// changes come through SetCursorImage and SetCursorPosition).
 	Cursor  func() (CursorImage, bool)
 	Pointer func() (x, y int, ok bool)
-	Logger  *slog.Logger
+	// Microphone plays the audio a client with can_share_media sends
+	// (nil: upstream audio is refused). Webcam is not available here.
+	Microphone Microphone
+	// WebcamError, if set, explains why a client's video is refused.
+	WebcamError string
+	Logger      *slog.Logger
+}
+
+// Microphone opens a player for one client's upstream audio track.
+type Microphone interface {
+	Open(payloadType uint8) (RTPPlayer, error)
+}
+
+// RTPPlayer plays raw RTP packets of one upstream track.
+type RTPPlayer interface {
+	WriteRTP(pkt []byte) error
+	Close()
 }
 
 // Manager owns the peers.

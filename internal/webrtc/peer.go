@@ -102,14 +102,7 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	pc.OnConnectionStateChange(p.onState)
 	// Media a client sends (webcam, microphone) is not used yet; reading
 	// it keeps pion's buffers from filling.
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := t.Read(buf); err != nil {
-				return
-			}
-		}
-	})
+	pc.OnTrack(p.upstream)
 
 	// Start capture now, so encoding warms up while ICE and DTLS connect.
 	video := req.Video
@@ -560,5 +553,58 @@ func (p *peer) close(notify bool) {
 	p.m.opts.Sessions.SetWatching(p.session, false)
 	if notify {
 		p.session.Send(types.EventSignalClose, nil)
+	}
+}
+
+// upstream handles a track the client sends: its microphone goes to the
+// desktop's microphone when its profile has can_share_media; anything else
+// is read and dropped (pion needs the track drained).
+func (p *peer) upstream(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	buf := make([]byte, 1500)
+	drain := func() {
+		for {
+			if _, _, err := t.Read(buf); err != nil {
+				return
+			}
+		}
+	}
+	allowed := p.session.Profile().CanShareMedia
+	switch {
+	case t.Kind() == webrtc.RTPCodecTypeVideo:
+		if allowed && p.m.opts.WebcamError != "" {
+			p.log.Warn("webcam refused", "reason", p.m.opts.WebcamError)
+		}
+		drain()
+		return
+	case !allowed:
+		p.log.Debug("upstream audio refused: the profile lacks can_share_media")
+		drain()
+		return
+	case p.m.opts.Microphone == nil:
+		p.log.Debug("upstream audio refused: capture.microphone.enabled is off")
+		drain()
+		return
+	case !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus):
+		p.log.Warn("upstream audio refused: only Opus is played", "codec", t.Codec().MimeType)
+		drain()
+		return
+	}
+	player, err := p.m.opts.Microphone.Open(uint8(t.PayloadType()))
+	if err != nil {
+		p.log.Error("microphone", "err", err)
+		drain()
+		return
+	}
+	defer player.Close()
+	p.log.Info("microphone connected")
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			p.log.Info("microphone disconnected")
+			return
+		}
+		if err := player.WriteRTP(buf[:n]); err != nil {
+			p.log.Debug("microphone write", "err", err)
+		}
 	}
 }

@@ -33,8 +33,11 @@ type TB interface {
 type Stack struct {
 	URL     string
 	Display string
-	cancel  context.CancelFunc
-	done    chan error
+	// PulseServer is the embedded PulseAudio's address (for pulsesink
+	// server=…); its null sink "audio_output" is what viewers hear.
+	PulseServer string
+	cancel      context.CancelFunc
+	done        chan error
 }
 
 // Defaults are the options every test stack uses: loopback only, fixed
@@ -85,7 +88,7 @@ func Start(t TB, opts map[string]any) *Stack {
 	}()
 	select {
 	case info := <-ready:
-		s.URL, s.Display = info.URL, info.Display
+		s.URL, s.Display, s.PulseServer = info.URL, info.Display, info.PulseServer
 	case err := <-s.done:
 		cancel()
 		t.Fatalf("stack did not start: %v", err)

@@ -181,6 +181,9 @@ func (p *Pipeline) Push(data []byte, pts, duration time.Duration) error {
 	if p.stopped.Load() {
 		return errors.New("gst: pipeline stopped")
 	}
+	if len(data) == 0 {
+		return errors.New("gst: empty buffer")
+	}
 	buf := gst.NewBufferFromBytes(data)
 	if pts >= 0 {
 		buf.SetPresentationTimestamp(gst.ClockTime(pts))

@@ -1,0 +1,144 @@
+package integration
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/neko-webrtc/neko/internal/capture/gst"
+	"github.com/neko-webrtc/neko/pkg/types"
+	"github.com/neko-webrtc/neko/test/stack"
+	"github.com/neko-webrtc/neko/test/viewer"
+)
+
+// sendMicrophone answers the server's offer with a 1 kHz tone (Opus) on
+// the audio transceiver, as a browser sharing its microphone does.
+func sendMicrophone(t *testing.T, c *viewer.Client) func() {
+	t.Helper()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	track, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "mic")
+	tone, err := gst.New("audiotestsrc freq=1000 volume=0.5 is-live=true ! audioconvert ! audioresample ! "+
+		"audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20 ! appsink name=appsink sync=false", "appsink", "",
+		func(s gst.Sample) { _ = track.WriteSample(media.Sample{Data: s.Data, Duration: 20 * time.Millisecond}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	provide := c.Subscribe(types.EventSignalProvide)
+	cands := c.Subscribe(types.EventSignalCandidate)
+	ctx := context.Background()
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand != nil {
+			j := cand.ToJSON()
+			_ = c.Send(ctx, types.EventSignalCandidate, types.SignalCandidate{Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex})
+		}
+	})
+	_ = c.Send(ctx, types.EventSignalRequest, types.SignalRequest{})
+	raw, err := viewer.Wait(provide, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offer types.SignalProvide
+	_ = json.Unmarshal(raw, &offer)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
+		t.Fatal(err)
+	}
+	// After the offer, AddTrack attaches to the offered audio transceiver
+	// (sendrecv), like a browser's addTrack before createAnswer.
+	if _, err := pc.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := pc.CreateAnswer(nil)
+	_ = pc.SetLocalDescription(answer)
+	_ = c.Send(ctx, types.EventSignalAnswer, types.SignalDescription{SDP: answer.SDP})
+	go func() {
+		for raw := range cands {
+			var cand types.SignalCandidate
+			if json.Unmarshal(raw, &cand) == nil {
+				_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex})
+			}
+		}
+	}()
+	if err := tone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() { tone.Stop(); _ = pc.Close() }
+}
+
+// recordFrequency records the microphone sink's monitor for a while and
+// returns the dominant frequency (zero crossings) and the RMS level.
+func recordFrequency(t *testing.T, server string) (hz, rms float64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "parec", "--server="+server, "-d", "audio_input.monitor",
+		"--format=s16le", "--rate=48000", "--channels=1", "--raw", "--latency-msec=20").Output()
+	n := len(out) / 2
+	if n < 48000/5 {
+		t.Fatalf("parec recorded only %d samples (is pulseaudio-utils installed?)", n)
+	}
+	samples := make([]float64, n)
+	for i := range samples {
+		samples[i] = float64(int16(binary.LittleEndian.Uint16(out[2*i:])))
+	}
+	crossings, sum := 0, 0.0
+	for i := 1; i < n; i++ {
+		if (samples[i-1] < 0) != (samples[i] < 0) {
+			crossings++
+		}
+		sum += samples[i] * samples[i]
+	}
+	return float64(crossings) / 2 / (float64(n) / 48000), math.Sqrt(sum / float64(n))
+}
+
+// TestMicrophoneUpstream: a client with can_share_media sends its
+// microphone; the desktop's microphone (audio_input) plays it.
+func TestMicrophoneUpstream(t *testing.T) {
+	s := stack.Start(t, nil)
+	if s.PulseServer == "" {
+		t.Fatal("the stack reports no PulseAudio server")
+	}
+	c := login(t, s, "speaker", "neko")
+	stop := sendMicrophone(t, c)
+	defer stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		hz, rms := recordFrequency(t, s.PulseServer)
+		if rms > 500 && math.Abs(hz-1000) < 50 {
+			t.Logf("microphone: %.0f Hz, rms %.0f", hz, rms)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 1 kHz tone on the desktop's microphone: %.0f Hz, rms %.0f", hz, rms)
+		}
+	}
+}
+
+// TestMicrophoneNeedsPermission: without can_share_media nothing plays.
+func TestMicrophoneNeedsPermission(t *testing.T) {
+	s := stack.Start(t, map[string]any{"member.multiuser.user_profile": `{"can_share_media": false}`})
+	c := login(t, s, "muted", "neko")
+	stop := sendMicrophone(t, c)
+	defer stop()
+	time.Sleep(2 * time.Second)
+	if hz, rms := recordFrequency(t, s.PulseServer); rms > 200 {
+		t.Fatalf("audio from a session without can_share_media played: %.0f Hz, rms %.0f", hz, rms)
+	}
+}
