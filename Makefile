@@ -41,13 +41,21 @@ fmt:
 # FUZZTIME=5m for a longer run); new fuzzers are picked up automatically.
 FUZZTIME ?= 20s
 fuzz:
-	@set -e; grep -rl --include='*_test.go' '^func Fuzz' cmd internal pkg test | while read -r f; do \
+	@set -e; log=$$(mktemp); grep -rl --include='*_test.go' '^func Fuzz' cmd internal pkg test | while read -r f; do \
 	  dir=./$$(dirname $$f); \
 	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
 	    echo "fuzz $$dir $$name"; \
-	    $(GO) test $$dir -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) >/dev/null || { $(GO) test $$dir -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME); exit 1; }; \
+	    run() { $(GO) test $$dir -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) >$$log 2>&1; }; \
+	    if ! run; then \
+	      cat $$log; \
+	      if [ -n "$$(git status --porcelain -- $$dir/testdata/fuzz/$$name 2>/dev/null)" ]; then \
+	        echo "fuzz: $$name found a failing input (saved in $$dir/testdata/fuzz/$$name)"; rm -f $$log; exit 1; \
+	      fi; \
+	      echo "fuzz: $$name failed without a reproducer; retrying once"; \
+	      run || { cat $$log; rm -f $$log; exit 1; }; \
+	    fi; \
 	  done; \
-	done
+	done; rm -f $$log
 
 # The end-to-end table (latency, first frame, fps, CPU, memory) against the
 # real binary, then the component benchmarks (HTTP, WebSocket fan-out,
