@@ -22,7 +22,7 @@ type VideoParams struct {
 }
 
 // VideoPipeline returns the default low-latency pipeline for p. The
-// settings come from measurements on a 2-core machine (docs/performance.md):
+// settings come from measurements on a 2-core machine (docs/architecture.md):
 // single-threaded realtime encoders, no B-frames, CBR, a keyframe at least
 // every four seconds, no queue that could hold more than a frame.
 func VideoPipeline(p VideoParams) (string, error) {
