@@ -226,7 +226,7 @@ func (a *App) start(ctx context.Context) error {
 		Members:  members,
 		Cookie:   cfg.Session.Cookie,
 		Proxy:    cfg.Server.Proxy,
-		Desktop:  a.desktop,
+		Desktop:  apiDesktop{a.desktop, captureDisplay},
 		Media:    roomMedia{cast: a.cast, rtmp: a.rtmp},
 		Extra:    pluginRoutes,
 		Logger:   a.log.With("component", "api"),

