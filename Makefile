@@ -62,7 +62,7 @@ fuzz:
 # media fan-out, X input and screenshots).
 bench:
 	$(GO) run ./bench
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/api ./internal/websocket ./internal/webrtc ./internal/desktop
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/api ./internal/websocket ./internal/webrtc ./internal/desktop ./internal/capture
 
 clean:
 	rm -rf bin web/dist
