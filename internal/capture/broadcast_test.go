@@ -73,7 +73,8 @@ func TestBroadcastUnreachable(t *testing.T) {
 		t.Logf("refused at start: %v", err)
 		return
 	}
-	waitUntil(t, "failure reported", func() bool { active, _ := b.Status(); return !active })
+	// Status turns inactive just before listeners are told; wait for both.
+	waitUntil(t, "failure reported", func() bool { active, _ := b.Status(); return !active && len(log.list()) == 2 })
 	if got := log.list(); len(got) != 2 || got[1] {
 		t.Fatalf("status changes %v", got)
 	}
