@@ -32,6 +32,12 @@ type conn struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	reason    string // set once, before done is closed
+
+	// Until prime, messages wait in early so that system/init is the
+	// first message on the wire.
+	primeMu sync.Mutex
+	primed  bool
+	early   [][]byte
 }
 
 var _ session.Conn = (*conn)(nil)
@@ -41,6 +47,33 @@ func newConn(ws *websocket.Conn, log *slog.Logger, m *Metrics) *conn {
 }
 
 func (c *conn) Send(raw []byte) {
+	c.primeMu.Lock()
+	if !c.primed {
+		if len(c.early) < sendQueue {
+			c.early = append(c.early, raw)
+		}
+		c.primeMu.Unlock()
+		return
+	}
+	c.primeMu.Unlock()
+	c.enqueue(raw)
+}
+
+// prime queues first, then whatever arrived before, and opens the
+// connection to normal sends.
+func (c *conn) prime(first [][]byte) {
+	c.primeMu.Lock()
+	defer c.primeMu.Unlock()
+	for _, raw := range first {
+		c.enqueue(raw)
+	}
+	for _, raw := range c.early {
+		c.enqueue(raw)
+	}
+	c.early, c.primed = nil, true
+}
+
+func (c *conn) enqueue(raw []byte) {
 	select {
 	case <-c.done:
 	case c.out <- raw:

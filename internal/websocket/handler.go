@@ -159,7 +159,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("websocket connected", "remote", r.RemoteAddr)
-	h.sendInit(sess)
+	// Broadcasts may reach the connection as soon as it is attached (its
+	// own session/state among them); system/init must still come first.
+	c.prime(h.initMessages(sess))
 	for _, fn := range h.opts.OnConnect {
 		fn(sess)
 	}
@@ -243,6 +245,13 @@ func (h *Handler) dispatch(s *session.Session, data []byte, log *slog.Logger) {
 }
 
 func (h *Handler) sendInit(s *session.Session) {
+	for _, raw := range h.initMessages(s) {
+		s.SendRaw(raw)
+	}
+}
+
+// initMessages are system/init and, for admins, system/admin.
+func (h *Handler) initMessages(s *session.Session) [][]byte {
 	sessions := map[string]types.SessionData{}
 	for _, other := range h.opts.Sessions.List() {
 		sessions[other.ID()] = other.Data()
@@ -260,7 +269,13 @@ func (h *Handler) sendInit(s *session.Session) {
 	if init.WebRTC.Videos == nil {
 		init.WebRTC.Videos = []string{}
 	}
-	s.Send(types.EventSystemInit, init)
+	var out [][]byte
+	add := func(ev types.Event, payload any) {
+		if raw, err := session.Marshal(ev, payload); err == nil {
+			out = append(out, raw)
+		}
+	}
+	add(types.EventSystemInit, init)
 	if s.Profile().IsAdmin {
 		var sizes []types.ScreenSize
 		if h.opts.Screens != nil {
@@ -273,8 +288,9 @@ func (h *Handler) sendInit(s *session.Session) {
 		if h.opts.Broadcast != nil {
 			admin.BroadcastStatus = h.opts.Broadcast()
 		}
-		s.Send(types.EventSystemAdmin, admin)
+		add(types.EventSystemAdmin, admin)
 	}
+	return out
 }
 
 func (h *Handler) screen() types.ScreenSize {

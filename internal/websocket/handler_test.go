@@ -287,3 +287,37 @@ func TestUnicastAndBroadcast(t *testing.T) {
 		}
 	}
 }
+
+// TestInitComesFirst: broadcasts racing with a new connection (its own
+// session/state among them) never arrive before system/init.
+func TestInitComesFirst(t *testing.T) {
+	srv, sessions := newTestServer(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				sessions.Broadcast("test/noise", 1, nil)
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		s := newSession(t, sessions, fmt.Sprintf("s%d", i))
+		ws := dial(t, srv, s.Token())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, data, err := ws.Read(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m types.Message
+		_ = json.Unmarshal(data, &m)
+		if m.Event != types.EventSystemInit {
+			t.Fatalf("connection %d: first message %s, want system/init", i, m.Event)
+		}
+		ws.CloseNow()
+	}
+}
