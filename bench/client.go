@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 
 	"github.com/neko-webrtc/neko/pkg/types"
 	"github.com/neko-webrtc/neko/test/viewer"
@@ -28,15 +31,50 @@ func join(ctx context.Context, url, name, password string) (*viewer.Client, erro
 	return c, nil
 }
 
-// startMedia starts a viewer's peer with a bounded signalling time.
+// startMedia starts a viewer's peer that decodes every frame, with a
+// bounded signalling time.
 func startMedia(ctx context.Context, c *viewer.Client) (*viewer.Media, error) {
+	return startMediaWith(ctx, c, viewer.MediaOptions{})
+}
+
+func startMediaWith(ctx context.Context, c *viewer.Client, o viewer.MediaOptions) (*viewer.Media, error) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	md, err := c.StartMedia(ctx)
+	md, err := c.StartMediaWith(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("start media: %w", err)
 	}
 	return md, nil
+}
+
+// openDataChannel waits for the server's data channel to be open.
+func openDataChannel(md *viewer.Media, timeout time.Duration) (*webrtc.DataChannel, error) {
+	deadline := time.Now().Add(timeout)
+	var dc *webrtc.DataChannel
+	select {
+	case dc = <-md.DataChannel:
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("no data channel within %v", timeout)
+	}
+	for dc.ReadyState() != webrtc.DataChannelStateOpen {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("data channel not open within %v (%s)", timeout, dc.ReadyState())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return dc, nil
+}
+
+// keyMessage is a binary data-channel key event as Neko clients send it:
+// op, total length (uint16), keysym (uint32), big-endian.
+func keyMessage(down bool, keysym uint32) []byte {
+	op := byte(0x04)
+	if down {
+		op = 0x03
+	}
+	b := []byte{op, 0, 7, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(b[3:], keysym)
+	return b
 }
 
 // watchState follows session/state broadcasts on an observer session; it

@@ -1,6 +1,10 @@
-// Command bench measures the real neko server end to end: time to first
-// frame, sustained frame rate with CPU and memory, and input-to-photon
-// latency. Each benchmark starts its own `neko serve` (with its own Xorg,
+// Command bench measures the real neko server end to end: input-to-photon
+// latency over the data channel and the WebSocket, time to the first
+// decodable frame for 1 and for 50 joining viewers, sustained frame rate
+// with CPU and memory per screen size and codec, and the server's cost
+// with 1 and with 50 viewers; the latency and frame-rate figures are also
+// measured with the reference server's default pipeline, in the same run.
+// Each benchmark starts its own `neko serve` (with its own Xorg,
 // PulseAudio and Chromium showing a scripted page) and drives it with the
 // scripted viewer of test/viewer. Run it with `make bench` or
 // `go run ./bench`; see bench/README.md.
@@ -31,15 +35,28 @@ func run() int {
 	bin := flag.String("bin", "", "neko binary to benchmark (default: build ./cmd/neko into a temporary directory)")
 	cold := flag.Int("cold", 5, "cold time-to-first-frame runs")
 	warm := flag.Int("warm", 5, "warm time-to-first-frame runs")
-	fpsWindow := flag.Duration("fps-window", 20*time.Second, "how long to measure the frame rate")
-	presses := flag.Int("presses", 40, "measured key presses for the latency")
+	fpsWindow := flag.Duration("fps-window", 10*time.Second, "how long to measure the frame rate of each size and codec")
+	sizes := flag.String("sizes", "1280x720@30,1920x1080@30", "screen modes of the frame-rate runs, comma-separated")
+	codecs := flag.String("codecs", "vp8,vp9,h264", "codecs of the frame-rate runs, comma-separated")
+	presses := flag.Int("presses", 30, "measured key presses for the latency, per input path")
 	spacing := flag.Duration("spacing", 300*time.Millisecond, "time between key presses")
+	viewers := flag.Int("viewers", 50, "viewers of the scaling run")
+	scaleWindow := flag.Duration("scale-window", 8*time.Second, "how long to measure the server's cost with 1 and with -viewers viewers")
+	noRef := flag.Bool("no-ref", false, "skip the runs with the reference's settings")
+	flag.StringVar(&refPipeline, "ref-pipeline", refPipeline, "the reference's default pipeline ({display} is filled in by the server)")
 	out := flag.String("out", "", "also write the table here (default: bench/results/latest.md)")
 	logs := flag.String("logs", "", "keep the servers' logs in this directory (default: a temporary one, removed)")
-	only := flag.String("run", "firstframe,fps,latency", "benchmarks to run, comma-separated")
+	only := flag.String("run", "latency,firstframe,scale,fps", "benchmarks to run, comma-separated: latency, firstframe, scale, fps")
 	flag.BoolVar(&verbose, "v", false, "print every sample to stderr")
 	flag.BoolVar(&serverDebug, "server-debug", false, "run the servers with debug logging (see -logs)")
 	flag.Parse()
+	selected := strings.Split(*only, ",")
+	for _, id := range selected {
+		if !slices.Contains([]string{"latency", "firstframe", "scale", "fps"}, id) {
+			fmt.Fprintf(os.Stderr, "bench: unknown benchmark %q in -run\n", id)
+			return 2
+		}
+	}
 
 	// Ctrl+C still stops every server started (deferred Stop calls).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,15 +90,19 @@ func run() int {
 	}
 
 	started := time.Now()
-	benches := []struct {
+	loadStart := loadAvg()
+	type benchmark struct {
 		id, name string
 		run      func() ([]row, error)
-	}{
-		{"firstframe", "time to first frame", func() ([]row, error) { return benchFirstFrame(ctx, *bin, logDir, *cold, *warm) }},
-		{"fps", "sustained fps", func() ([]row, error) { return benchFPS(ctx, *bin, logDir, *fpsWindow) }},
-		{"latency", "input-to-photon latency", func() ([]row, error) { return benchLatency(ctx, *bin, logDir, *presses, *spacing) }},
 	}
-	selected := strings.Split(*only, ",")
+	benches := []benchmark{
+		{"latency", "input-to-photon latency", func() ([]row, error) { return benchLatency(ctx, *bin, logDir, *presses, *spacing, !*noRef) }},
+		{"firstframe", "time to first frame", func() ([]row, error) { return benchFirstFrame(ctx, *bin, logDir, *cold, *warm) }},
+		{"scale", fmt.Sprintf("1 and %d viewers", *viewers), func() ([]row, error) { return benchScale(ctx, *bin, logDir, *viewers, *scaleWindow) }},
+		{"fps", "sustained fps", func() ([]row, error) {
+			return benchFPS(ctx, *bin, logDir, *fpsWindow, strings.Split(*sizes, ","), strings.Split(*codecs, ","), !*noRef)
+		}},
+	}
 	var rows []row
 	failed := false
 	for _, b := range benches {
@@ -99,7 +120,7 @@ func run() int {
 			// Go on with the others: a partial table still says something.
 			failed = true
 			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", b.name, err)
-			rows = append(rows, row{b.name, "could not run: " + firstLine(err.Error()), "—", "**error**"})
+			rows = append(rows, row{b.name, "could not run: " + firstLine(err.Error()), "", "**error**"})
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "bench: %s done in %s\n", b.name, time.Since(t0).Round(100*time.Millisecond))
@@ -111,7 +132,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: interrupted")
 		return 1
 	}
-	report := render(rows, root, started, time.Since(started))
+	report := render(rows, root, started, time.Since(started), loadStart)
 	fmt.Print(report)
 	path := *out
 	if path == "" {

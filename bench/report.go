@@ -11,17 +11,19 @@ import (
 	"time"
 )
 
-// row is one line of the results table.
+// row is one line of the results table: our figure, the same measured
+// with the reference's default pipeline (ref, "" when not measured), and
+// the target with its verdict.
 type row struct {
-	metric, value, target, result string
+	metric, ours, ref, target string
 }
 
-// verdict is the result column of a row with a target.
-func verdict(met bool) string {
+// verdict appends whether a target was met to its description.
+func verdict(target string, met bool) string {
 	if met {
-		return "ok"
+		return target + ": ok"
 	}
-	return "**missed**"
+	return target + ": **missed**"
 }
 
 // stats are nearest-rank percentiles (with few samples p95 is the max:
@@ -47,23 +49,39 @@ func (s stats) String() string {
 	return fmt.Sprintf("%s / %s / %s", ms(s.p50), ms(s.p95), ms(s.max))
 }
 
+// ratio describes ref against ours ("×2.1").
+func ratio(ours, ref float64) string {
+	if ours <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("×%.2f of ours", ref/ours)
+}
+
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 }
 
 // render formats the results as markdown, with what the numbers were
 // measured on: the machine is shared, so its load matters.
-func render(rows []row, root string, started time.Time, took time.Duration) string {
+func render(rows []row, root string, started time.Time, took time.Duration, loadStart string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# neko benchmark\n\n")
 	fmt.Fprintf(&b, "- date: %s (took %s)\n", started.UTC().Format("2006-01-02 15:04 MST"), took.Round(time.Second))
 	fmt.Fprintf(&b, "- machine: %d × %s, %s\n", runtime.NumCPU(), cpuModel(), memTotal())
-	fmt.Fprintf(&b, "- load average at start: %s\n", loadAvg())
+	fmt.Fprintf(&b, "- load average (1, 5, 15 min) at start: %s; at end: %s\n", loadStart, loadAvg())
 	fmt.Fprintf(&b, "- build: %s, %s\n", gitDescribe(root), runtime.Version())
-	fmt.Fprintf(&b, "- desktop: %s, VP8, viewer on loopback\n\n", screenMode)
-	fmt.Fprintf(&b, "| metric | value | target | result |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "- desktop: %s and VP8 unless the metric says otherwise; viewers on loopback\n", screenMode)
+	fmt.Fprintf(&b, "- reference settings: `%s`\n\n", refPipeline)
+	fmt.Fprintf(&b, "| metric | ours | reference settings | target |\n|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.metric, r.value, r.target, r.result)
+		ref, target := r.ref, r.target
+		if ref == "" {
+			ref = "—"
+		}
+		if target == "" {
+			target = "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.metric, r.ours, ref, target)
 	}
 	return b.String()
 }

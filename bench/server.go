@@ -35,16 +35,40 @@ const (
 	userPassword  = "neko"
 )
 
-// screenMode is the desktop every benchmark runs at: the brief's
-// reference mode, and the size the pipeline settings were tuned for.
+// screenMode is the desktop the benchmarks run at unless they say
+// otherwise: the brief's reference mode, and the size the pipeline
+// settings were tuned for.
 const screenMode = "1280x720@30"
 
 // captureFPS is screenMode's rate.
 const captureFPS = 30
 
+// refPipeline is the reference server's default video pipeline, as far as
+// CPU and latency go: VP8 with cpu-used=4 and 4 threads at 25 fps, CBR at
+// 2 Mbit/s, a queue before the encoder, and an appsink that syncs (its
+// default). Our server fills in {display}. Set by -ref-pipeline.
+var refPipeline = "ximagesrc display-name={display} show-pointer=false use-damage=false ! video/x-raw,framerate=25/1 ! videoconvert ! queue ! " +
+	"vp8enc cpu-used=4 threads=4 end-usage=cbr target-bitrate=2000000 deadline=1 ! appsink name=appsink"
+
+// serverOpts choose what a server captures: zero values are screenMode,
+// our default VP8 pipeline.
+type serverOpts struct {
+	screen   string // NEKO_DESKTOP_SCREEN
+	codec    string // NEKO_CAPTURE_VIDEO_CODEC
+	pipeline string // NEKO_CAPTURE_VIDEO_PIPELINE (a whole pipeline)
+}
+
+// ours and reference are the two configurations compared.
+var (
+	ours      = serverOpts{}
+	reference = serverOpts{pipeline: "ref"} // refPipeline, read when used (a flag may change it)
+)
+
+func (o serverOpts) isRef() bool { return o.pipeline == "ref" }
+
 // startServer launches bin with page (a data: URL) in its Chromium and
 // waits for the "neko is running" banner. dir receives the server's log.
-func startServer(ctx context.Context, bin, dir, name, page string) (*server, error) {
+func startServer(ctx context.Context, bin, dir, name, page string, o serverOpts) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("pick a port: %w", err)
@@ -56,16 +80,29 @@ func startServer(ctx context.Context, bin, dir, name, page string) (*server, err
 	}
 	defer logFile.Close() // the child holds its own descriptor
 
+	if o.screen == "" {
+		o.screen = screenMode
+	}
+	if o.codec == "" {
+		o.codec = "vp8"
+	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(cleanEnv(),
 		"NEKO_SERVER_BIND=127.0.0.1:"+strconv.Itoa(port),
 		// Loopback ICE: the viewer runs on the same host.
 		"NEKO_WEBRTC_NAT1TO1=127.0.0.1",
-		"NEKO_DESKTOP_SCREEN="+screenMode,
+		"NEKO_DESKTOP_SCREEN="+o.screen,
+		"NEKO_CAPTURE_VIDEO_CODEC="+o.codec,
 		"NEKO_RUNTIME_URL="+page,
 		"NEKO_MEMBER_MULTIUSER_ADMIN_PASSWORD="+adminPassword,
 		"NEKO_MEMBER_MULTIUSER_USER_PASSWORD="+userPassword,
 	)
+	switch {
+	case o.isRef():
+		cmd.Env = append(cmd.Env, "NEKO_CAPTURE_VIDEO_PIPELINE="+refPipeline)
+	case o.pipeline != "":
+		cmd.Env = append(cmd.Env, "NEKO_CAPTURE_VIDEO_PIPELINE="+o.pipeline)
+	}
 	if serverDebug {
 		cmd.Env = append(cmd.Env, "NEKO_DEBUG=true")
 	}

@@ -15,10 +15,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/neko-webrtc/neko/internal/capture/gst"
 	"github.com/neko-webrtc/neko/pkg/types"
@@ -31,8 +28,16 @@ const FrameW, FrameH = 64, 36
 // Frame is one decoded video frame, scaled to FrameW x FrameH, RGB.
 type Frame struct {
 	RGB []byte
-	At  time.Time
+	At  time.Time // when the decoder delivered it
 	Seq int
+	// Arrived is when the encoded frame was complete (its last packet
+	// arrived) and was handed to the decoder; FirstPacket when its first
+	// packet arrived. Decode is At - Arrived: the viewer's decode, convert
+	// and scale. Zero when the decoder's output could not be matched to
+	// its input.
+	Arrived, FirstPacket time.Time
+	Decode               time.Duration
+	Keyframe             bool
 }
 
 // Pixel returns the colour at (x, y) of the scaled frame.
@@ -50,6 +55,32 @@ type MediaOptions struct {
 	// Candidate, if set, may rewrite each remote candidate before use
 	// (tests put a proxy between the viewer and the server).
 	Candidate func(string) string
+	// Decode says which frames are decoded (default: all).
+	Decode DecodeMode
+}
+
+// DecodeMode says how much of the video a viewer decodes.
+type DecodeMode int
+
+const (
+	// DecodeAll decodes every frame.
+	DecodeAll DecodeMode = iota
+	// DecodeFirst decodes until the first frame is out, then stops its
+	// decoder: frames are still assembled, counted and checked for
+	// keyframes. For many viewers in one process.
+	DecodeFirst
+	// DecodeNone never decodes: frames are only assembled and counted.
+	DecodeNone
+)
+
+// FirstVideo describes the first complete video frame a viewer received.
+type FirstVideo struct {
+	// FirstPacket is when the track's first packet arrived; Complete when
+	// the first frame was complete (decodable).
+	FirstPacket, Complete time.Time
+	// Keyframe: the first frame was a keyframe. Clean: nothing before it
+	// was lost or discarded, i.e. the first packet received started it.
+	Keyframe, Clean bool
 }
 
 // Media is a viewer's peer connection with a decoding pipeline.
@@ -58,14 +89,24 @@ type Media struct {
 	pc   *webrtc.PeerConnection
 	opts MediaOptions
 
-	// RequestedAt is when signal/request was sent.
-	RequestedAt time.Time
+	// RequestedAt is when signal/request was sent; ProvidedAt when the
+	// server's signal/provide (its offer) arrived.
+	RequestedAt, ProvidedAt time.Time
 	// Provide is the server's signal/provide.
-	Provide types.SignalProvide
+	Provide     types.SignalProvide
+	connectedAt atomic.Int64 // UnixNano of the first "connected" state
 
 	decMu   sync.Mutex
 	decoder *gst.Pipeline
 	closed  bool
+
+	epoch     time.Time // PTS origin of the frames pushed to the decoder
+	pushMu    sync.Mutex
+	pushed    map[time.Duration]pushInfo // by PTS, until decoded
+	assembled atomic.Int64
+	firstMu   sync.Mutex
+	first     *FirstVideo
+	firstCh   chan struct{} // closed when first is set
 
 	stopped  chan struct{} // closed by Close
 	stopOnce sync.Once
@@ -115,7 +156,8 @@ func (c *Client) StartMediaWith(ctx context.Context, opts MediaOptions) (*Media,
 		return nil, err
 	}
 	md := &Media{c: c, pc: pc, opts: opts, stopped: make(chan struct{}), frames: make(chan Frame, 64), DataChannel: make(chan *webrtc.DataChannel, 1),
-		data: make(chan []byte, 1024), done: make(chan struct{}), connected: make(chan struct{}), states: make(chan webrtc.PeerConnectionState, 32)}
+		data: make(chan []byte, 1024), done: make(chan struct{}), connected: make(chan struct{}), states: make(chan webrtc.PeerConnectionState, 32),
+		epoch: time.Now(), pushed: map[time.Duration]pushInfo{}, firstCh: make(chan struct{})}
 	md.codec.Store("")
 	pc.OnTrack(md.onTrack)
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
@@ -139,7 +181,10 @@ func (c *Client) StartMediaWith(ctx context.Context, opts MediaOptions) (*Media,
 		default:
 		}
 		if s == webrtc.PeerConnectionStateConnected {
-			md.once.Do(func() { close(md.connected) })
+			md.once.Do(func() {
+				md.connectedAt.Store(time.Now().UnixNano())
+				close(md.connected)
+			})
 		}
 	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
@@ -165,6 +210,7 @@ func (c *Client) StartMediaWith(ctx context.Context, opts MediaOptions) (*Media,
 		md.Close()
 		return nil, fmt.Errorf("signal/provide: %w", err)
 	}
+	md.ProvidedAt = time.Now()
 	if err := json.Unmarshal(raw, &md.Provide); err != nil {
 		md.Close()
 		return nil, err
@@ -243,21 +289,21 @@ func rewriteSDPCandidates(sdp string, fn func(string) string) string {
 	return strings.Join(lines, "\r\n")
 }
 
-// decoderFor returns the depacketizer and GStreamer decoder of a codec.
-func decoderFor(mime string) (rtp.Depacketizer, string, error) {
+// decoderFor returns the GStreamer decoder of a codec.
+func decoderFor(mime string) (string, error) {
 	switch strings.ToLower(mime) {
 	case strings.ToLower(webrtc.MimeTypeVP8):
-		return &codecs.VP8Packet{}, "video/x-vp8 ! vp8dec", nil
+		return "video/x-vp8 ! vp8dec", nil
 	case strings.ToLower(webrtc.MimeTypeVP9):
-		return &codecs.VP9Packet{}, "video/x-vp9 ! vp9dec", nil
+		return "video/x-vp9 ! vp9dec", nil
 	case strings.ToLower(webrtc.MimeTypeH264):
-		return &codecs.H264Packet{}, "video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264", nil
+		return "video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264", nil
 	case strings.ToLower(webrtc.MimeTypeH265):
-		return &codecs.H265Depacketizer{}, "video/x-h265,stream-format=byte-stream,alignment=au ! h265parse ! avdec_h265", nil
+		return "video/x-h265,stream-format=byte-stream,alignment=au ! h265parse ! avdec_h265", nil
 	case strings.ToLower(webrtc.MimeTypeAV1):
-		return &codecs.AV1Depacketizer{}, "video/x-av1,stream-format=obu-stream,alignment=tu ! av1parse ! av1dec", nil
+		return "video/x-av1,stream-format=obu-stream,alignment=tu ! av1parse ! av1dec", nil
 	}
-	return nil, "", fmt.Errorf("viewer: no decoder for %s", mime)
+	return "", fmt.Errorf("viewer: no decoder for %s", mime)
 }
 
 func (md *Media) startDecoder(dec string) (*gst.Pipeline, error) {
@@ -266,8 +312,11 @@ func (md *Media) startDecoder(dec string) (*gst.Pipeline, error) {
 	if md.closed {
 		return nil, errors.New("closed")
 	}
+	// The viewer stamps each frame itself (do-timestamp=false) so that a
+	// decoded frame can be matched to when it was pushed. Scaling before
+	// converting keeps the conversion to RGB at 64x36.
 	p, err := gst.New(fmt.Sprintf(
-		"appsrc name=src is-live=true format=time do-timestamp=true caps=%s ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=%d,height=%d ! appsink name=appsink sync=false",
+		"appsrc name=src is-live=true format=time do-timestamp=false caps=%s ! videoscale ! videoconvert ! video/x-raw,format=RGB,width=%d,height=%d ! appsink name=appsink sync=false",
 		dec, FrameW, FrameH), "appsink", "src", md.onFrame)
 	if err != nil {
 		return nil, err
@@ -278,6 +327,25 @@ func (md *Media) startDecoder(dec string) (*gst.Pipeline, error) {
 	}
 	md.decoder = p
 	return p, nil
+}
+
+// stopDecoder stops the decoder (DecodeFirst, after the first frame). Not
+// on GStreamer's streaming thread: stopping waits for it.
+func (md *Media) stopDecoder() {
+	md.decMu.Lock()
+	d := md.decoder
+	md.decoder = nil
+	md.decMu.Unlock()
+	if d != nil {
+		d.Stop()
+	}
+}
+
+// pushInfo is what the viewer knew of a frame when it pushed it to the
+// decoder.
+type pushInfo struct {
+	pushed, arrived, first time.Time
+	key                    bool
 }
 
 func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -291,17 +359,23 @@ func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	}
 	mime := track.Codec().MimeType
 	md.codec.Store(mime)
-	depack, dec, err := decoderFor(mime)
+	dec, err := decoderFor(mime)
 	if err != nil {
 		return
 	}
-	decoder, err := md.startDecoder(dec)
+	// Like a browser, give up on a missing packet after 200 ms.
+	asm, err := NewAssembler(mime, 200*time.Millisecond)
 	if err != nil {
 		return
+	}
+	var decoder *gst.Pipeline
+	if md.opts.Decode != DecodeNone {
+		if decoder, err = md.startDecoder(dec); err != nil {
+			return
+		}
 	}
 	vp8 := strings.EqualFold(mime, webrtc.MimeTypeVP8)
-	// Like a browser, give up on packets late by more than 200 ms.
-	sb := samplebuilder.New(512, depack, 90000, samplebuilder.WithMaxTimeDelay(200*time.Millisecond))
+	_, known := isKeyframe(mime, nil)
 	lastPLI := time.Time{}
 	pli := func() {
 		if time.Since(lastPLI) > 300*time.Millisecond {
@@ -309,56 +383,120 @@ func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			_ = md.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(track.SSRC())}})
 		}
 	}
-	// After a loss, frames are skipped until a keyframe (as a browser
-	// does), where the codec's keyframes can be told apart.
-	broken := false
+	// Until a keyframe, and after a loss until the next one, frames are
+	// skipped (as a browser does) where the codec's keyframes can be told
+	// apart, and a keyframe is asked for.
+	broken := known
+	var firstPacket, firstPushed time.Time
 	for {
 		pkt, _, err := track.ReadRTP()
 		if err != nil {
 			return
 		}
+		now := time.Now()
+		if firstPacket.IsZero() {
+			firstPacket = now
+		}
 		md.videoPkts.Add(1)
 		md.videoBytes.Add(int64(len(pkt.Payload)))
-		sb.Push(pkt)
-		for s := sb.Pop(); s != nil; s = sb.Pop() {
-			if s.PrevDroppedPackets > 0 {
-				md.lost.Add(int64(s.PrevDroppedPackets))
-				broken = true
+		asm.Push(pkt, now)
+		for f := asm.Pop(now); f != nil; f = asm.Pop(now) {
+			md.assembled.Add(1)
+			md.recordFirst(FirstVideo{FirstPacket: firstPacket, Complete: f.CompleteAt, Keyframe: f.Keyframe,
+				Clean: f.Lost == 0 && f.Dropped == 0 && f.FirstAt.Equal(firstPacket)})
+			if f.Lost > 0 || f.Dropped > 0 {
+				md.lost.Add(int64(f.Lost))
+				broken = known
 			}
-			if len(s.Data) == 0 {
-				continue
-			}
-			key, known := isKeyframe(mime, s.Data)
-			if key {
+			if f.Keyframe {
 				md.keyframes.Add(1)
 				broken = false
 			}
-			if broken && known {
+			if broken {
 				pli()
 				continue
 			}
 			// A VP8 keyframe carries the frame size in its header.
-			if vp8 && key && len(s.Data) >= 10 {
-				w := binary.LittleEndian.Uint16(s.Data[6:8]) & 0x3fff
-				h := binary.LittleEndian.Uint16(s.Data[8:10]) & 0x3fff
+			if vp8 && f.Keyframe && len(f.Data) >= 10 {
+				w := binary.LittleEndian.Uint16(f.Data[6:8]) & 0x3fff
+				h := binary.LittleEndian.Uint16(f.Data[8:10]) & 0x3fff
 				md.keySize.Store(uint32(w)<<16 | uint32(h))
 			}
-			if err := decoder.Push(s.Data, -1, s.Duration); err != nil {
+			if decoder == nil {
+				continue
+			}
+			if md.opts.Decode == DecodeFirst && md.seq.Load() > 0 {
+				decoder = nil
+				go md.stopDecoder()
+				continue
+			}
+			if firstPushed.IsZero() {
+				firstPushed = now
+			}
+			if err := md.push(decoder, f); err != nil {
 				return
 			}
 		}
-		// Ask for a keyframe while nothing decodes.
-		if md.seq.Load() == 0 {
+		// Ask for a keyframe while frames go in but nothing comes out
+		// (a decoder that cannot start, e.g. H.264 without parameter sets).
+		if decoder != nil && md.seq.Load() == 0 && !firstPushed.IsZero() && now.Sub(firstPushed) > 500*time.Millisecond {
 			pli()
 		}
 	}
 }
+
+// push hands a frame to the decoder, stamped with the time since the
+// media started so that onFrame finds out when it went in.
+func (md *Media) push(decoder *gst.Pipeline, f *AssembledFrame) error {
+	now := time.Now()
+	pts := now.Sub(md.epoch)
+	md.pushMu.Lock()
+	if len(md.pushed) > 256 {
+		// Frames the decoder dropped are never matched: forget them.
+		for k := range md.pushed {
+			if k < pts-10*time.Second {
+				delete(md.pushed, k)
+			}
+		}
+	}
+	md.pushed[pts] = pushInfo{pushed: now, arrived: f.CompleteAt, first: f.FirstAt, key: f.Keyframe}
+	md.pushMu.Unlock()
+	return decoder.Push(f.Data, pts, 0)
+}
+
+func (md *Media) recordFirst(fv FirstVideo) {
+	md.firstMu.Lock()
+	defer md.firstMu.Unlock()
+	if md.first == nil {
+		md.first = &fv
+		close(md.firstCh)
+	}
+}
+
+// FirstVideo returns the first complete video frame's description, once
+// there is one.
+func (md *Media) FirstVideo() (FirstVideo, bool) {
+	md.firstMu.Lock()
+	defer md.firstMu.Unlock()
+	if md.first == nil {
+		return FirstVideo{}, false
+	}
+	return *md.first, true
+}
+
+// FirstVideoReady is closed when the first complete video frame arrived.
+func (md *Media) FirstVideoReady() <-chan struct{} { return md.firstCh }
+
+// Assembled is the number of complete video frames received (decoded or
+// not).
+func (md *Media) Assembled() int64 { return md.assembled.Load() }
 
 // isKeyframe tells keyframes of VP8, VP9 and H.264 (known reports whether
 // the codec's keyframes can be told here).
 func isKeyframe(mime string, b []byte) (key, known bool) {
 	switch strings.ToLower(mime) {
 	case strings.ToLower(webrtc.MimeTypeVP8):
+		// The frame tag's P bit (RFC 6386 9.1): 0 for a keyframe.
 		return len(b) > 0 && b[0]&1 == 0, true
 	case strings.ToLower(webrtc.MimeTypeVP9):
 		// Uncompressed header (profiles 0–2): frame marker 0b10, profile,
@@ -379,7 +517,15 @@ func (md *Media) onFrame(s gst.Sample) {
 	if len(s.Data) != FrameW*FrameH*3 {
 		return
 	}
-	f := Frame{RGB: s.Data, At: time.Now(), Seq: int(md.seq.Add(1))}
+	now := time.Now()
+	f := Frame{RGB: s.Data, At: now, Arrived: now, Seq: int(md.seq.Add(1))}
+	md.pushMu.Lock()
+	if in, ok := md.pushed[s.PTS]; ok {
+		delete(md.pushed, s.PTS)
+		f.Arrived, f.FirstPacket, f.Keyframe = in.arrived, in.first, in.key
+		f.Decode = now.Sub(in.pushed)
+	}
+	md.pushMu.Unlock()
 	select {
 	case md.frames <- f:
 	default:
@@ -405,6 +551,15 @@ func (md *Media) DataMessages() <-chan []byte { return md.data }
 
 // Connected is closed when the peer connects.
 func (md *Media) Connected() <-chan struct{} { return md.connected }
+
+// ConnectedAt is when the peer first connected (ICE and DTLS done); zero
+// before.
+func (md *Media) ConnectedAt() time.Time {
+	if ns := md.connectedAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 // States delivers the peer's connection state changes.
 func (md *Media) States() <-chan webrtc.PeerConnectionState { return md.states }
