@@ -27,7 +27,10 @@ step "web client: unit tests + format"
 (cd web && npm test && npm run format:check)
 
 step "go test -race (unit, integration, end-to-end)"
-go test -race -count=1 -timeout 20m ./...
+# One package at a time: several packages start their own Xorg, PulseAudio
+# and Chromium, and on two cores running them side by side only adds
+# contention (and display-number races) without saving much time.
+go test -race -count=1 -p 1 -timeout 25m ./...
 
 step "fuzz: client-input parsers (short runs; make fuzz FUZZTIME=5m for longer)"
 make fuzz FUZZTIME=5s
