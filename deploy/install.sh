@@ -25,9 +25,10 @@ log() { printf '\033[1m[install]\033[0m %s\n' "$*" >&2; }
 # Runtime: Xorg with the dummy driver (resizable via RandR; Xvfb is not),
 # PulseAudio, openbox, Chromium. Capture: GStreamer with its plugin sets.
 # Build: gcc + pkg-config + GStreamer dev headers for cgo (go-gst).
-# Tests: xvfb is not used by the product; xdotool/xclip help tests.
+# Tests: xvfb is not used by the product; xdotool/xclip help tests;
+# iproute2 (ip, tc) builds the network namespaces of test/netns.
 packages=(
-  ca-certificates curl git make gcc pkg-config procps psmisc
+  ca-certificates curl git make gcc pkg-config procps psmisc iproute2
   xserver-xorg-core xserver-xorg-video-dummy x11-xserver-utils x11-utils
   xauth xdotool xclip openbox xvfb
   pulseaudio pulseaudio-utils

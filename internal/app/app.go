@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pion/transport/v5"
+
 	"github.com/neko-webrtc/neko/internal/api"
 	"github.com/neko-webrtc/neko/internal/capture"
 	"github.com/neko-webrtc/neko/internal/config"
@@ -34,6 +36,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Ready, if set, is called once the server listens.
 	Ready func(Info)
+	// Net, if set, is the network ICE uses instead of the host's. Tests
+	// only: they put the media path into a network namespace
+	// (test/netns).
+	Net transport.Net
 }
 
 // Info describes a started server.
@@ -164,6 +170,7 @@ func (a *App) start(ctx context.Context) error {
 		WebcamError:  webcam,
 		Cursor:       cursorImage,
 		Pointer:      pointer,
+		Net:          a.opts.Net,
 		Logger:       a.log.With("component", "webrtc"),
 	})
 	if err != nil {

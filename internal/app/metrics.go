@@ -38,5 +38,6 @@ func (a *App) newRegistry() *prometheus.Registry {
 	reg.MustRegister(hostChanges)
 	a.sessions.OnHostChanged(func(_, _ *session.Session) { hostChanges.Inc() })
 	a.registerCaptureMetrics(reg)
+	reg.MustRegister(newWebRTCCollector(a.webrtc))
 	return reg
 }

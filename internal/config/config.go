@@ -112,6 +112,21 @@ type WebRTC struct {
 	ICEServersFrontend []types.ICEServer
 	ICEServersBackend  []types.ICEServer
 	IPRetrievalURL     string
+	Estimator          Estimator
+}
+
+// Estimator configures bandwidth estimation and automatic quality
+// switching (webrtc.estimator.*).
+type Estimator struct {
+	Enabled, Passive, Debug bool
+	InitialBitrate          int
+	DiffThreshold           float64
+	ReadInterval            time.Duration
+	StableDuration          time.Duration
+	UnstableDuration        time.Duration
+	StalledDuration         time.Duration
+	DowngradeBackoff        time.Duration
+	UpgradeBackoff          time.Duration
 }
 
 type Desktop struct {
@@ -252,6 +267,29 @@ func loadWebRTC(v *viper.Viper) (WebRTC, error) {
 		UDPMux:         v.GetInt("webrtc.udpmux"),
 		TCPMux:         v.GetInt("webrtc.tcpmux"),
 		IPRetrievalURL: v.GetString("webrtc.ip_retrieval_url"),
+		Estimator: Estimator{
+			Enabled:          v.GetBool("webrtc.estimator.enabled"),
+			Passive:          v.GetBool("webrtc.estimator.passive"),
+			Debug:            v.GetBool("webrtc.estimator.debug"),
+			InitialBitrate:   v.GetInt("webrtc.estimator.initial_bitrate"),
+			DiffThreshold:    v.GetFloat64("webrtc.estimator.diff_threshold"),
+			ReadInterval:     v.GetDuration("webrtc.estimator.read_interval"),
+			StableDuration:   v.GetDuration("webrtc.estimator.stable_duration"),
+			UnstableDuration: v.GetDuration("webrtc.estimator.unstable_duration"),
+			StalledDuration:  v.GetDuration("webrtc.estimator.stalled_duration"),
+			DowngradeBackoff: v.GetDuration("webrtc.estimator.downgrade_backoff"),
+			UpgradeBackoff:   v.GetDuration("webrtc.estimator.upgrade_backoff"),
+		},
+	}
+	if e := w.Estimator; e.Enabled {
+		switch {
+		case e.InitialBitrate <= 0:
+			return w, fmt.Errorf("config: webrtc.estimator.initial_bitrate %d: want a positive bit rate", e.InitialBitrate)
+		case e.DiffThreshold < 0 || e.DiffThreshold >= 1:
+			return w, fmt.Errorf("config: webrtc.estimator.diff_threshold %v: want 0 <= x < 1", e.DiffThreshold)
+		case e.ReadInterval <= 0:
+			return w, fmt.Errorf("config: webrtc.estimator.read_interval %v: want a positive duration", e.ReadInterval)
+		}
 	}
 	if epr := v.GetString("webrtc.epr"); epr != "" {
 		lo, hi, ok := strings.Cut(epr, "-")

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/neko-webrtc/neko/internal/capture"
@@ -66,7 +68,10 @@ type Options struct {
 	Microphone Microphone
 	// WebcamError, if set, explains why a client's video is refused.
 	WebcamError string
-	Logger      *slog.Logger
+	// Net, if set, is the network ICE uses instead of the host's (tests
+	// put the media path into a network namespace with a limited link).
+	Net    transport.Net
+	Logger *slog.Logger
 }
 
 // Microphone opens a player for one client's upstream audio track.
@@ -89,12 +94,24 @@ type Manager struct {
 	vcodec webrtc.RTPCodecCapability
 	acodec webrtc.RTPCodecCapability
 	videos []*source
+	// ladder is videos without the v2 clients' own quality (the first
+	// one with the cursor drawn in): what "lower", "higher" and the
+	// bandwidth estimator move along.
+	ladder []*source
 	byID   map[string]*source
 	audio  *source
 
 	mu     sync.Mutex
 	peers  map[*session.Session]*peer
 	closed bool
+
+	// pcMu serialises peer creation so that the bandwidth estimator pion
+	// builds for a new peer (handed over in a callback) is that peer's.
+	pcMu     sync.Mutex
+	nextBWE  cc.BandwidthEstimator
+	nextNACK *nackFilter
+	// rtp has the statistics of every peer's RTP streams, for metrics.
+	rtp rtpStatsRegistry
 }
 
 // New builds the manager and attaches a source to every stream.
@@ -124,6 +141,9 @@ func New(opts Options) (*Manager, error) {
 			return nil, err
 		}
 		m.videos = append(m.videos, src)
+		if st.ID() != capture.LegacyID {
+			m.ladder = append(m.ladder, src)
+		}
 		m.byID[st.ID()] = src
 	}
 	if opts.Audio != nil {
@@ -131,11 +151,15 @@ func New(opts Options) (*Manager, error) {
 			return nil, err
 		}
 	}
-	n, err := newNetwork(opts.Config, opts.BindLoopback, log)
+	n, err := newNetwork(opts.Config, opts.BindLoopback, opts.Net, log)
 	if err != nil {
 		return nil, err
 	}
-	if m.api, err = newAPI(n, vc, ac); err != nil {
+	var est *config.Estimator
+	if e := opts.Config.Estimator; e.Enabled {
+		est = &e
+	}
+	if m.api, err = newAPI(n, vc, ac, &m.rtp, func(f *nackFilter) { m.nextNACK = f }, est, func(b cc.BandwidthEstimator) { m.nextBWE = b }); err != nil {
 		n.close()
 		return nil, err
 	}
@@ -171,29 +195,25 @@ func (m *Manager) selectVideo(sel *types.VideoSelector) (*source, error) {
 	if sel == nil || sel.ID == "" {
 		return m.videos[0], nil
 	}
-	idx := -1
-	for i, s := range m.videos {
-		if s.id == sel.ID {
-			idx = i
-		}
-	}
+	exact := m.byID[sel.ID]
+	idx := m.videoIndex(sel.ID)
 	switch sel.Type {
 	case "", "exact", "best":
-		if idx >= 0 {
-			return m.videos[idx], nil
+		if exact != nil {
+			return exact, nil
 		}
 	case "nearest":
-		if idx >= 0 {
-			return m.videos[idx], nil
+		if exact != nil {
+			return exact, nil
 		}
 		return m.videos[0], nil
 	case "lower":
-		if idx >= 0 && idx+1 < len(m.videos) {
-			return m.videos[idx+1], nil
+		if idx >= 0 && idx+1 < len(m.ladder) {
+			return m.ladder[idx+1], nil
 		}
 	case "higher":
 		if idx > 0 {
-			return m.videos[idx-1], nil
+			return m.ladder[idx-1], nil
 		}
 	default:
 		return nil, &selectorError{fmt.Errorf("webrtc: video selector type %q: want exact, nearest, lower or higher", sel.Type)}

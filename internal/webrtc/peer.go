@@ -3,11 +3,14 @@ package webrtc
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -32,12 +35,21 @@ type peer struct {
 	video   *viewerTrack // nil when no video is configured
 	audio   *viewerTrack
 
-	// sig serialises the offer/answer exchanges of this peer.
-	sig sync.Mutex
+	// sig serialises the offer/answer exchanges of this peer; videoMu the
+	// changes of its video (client requests, quality adaptation).
+	sig     sync.Mutex
+	videoMu sync.Mutex
+
+	// bwe is the peer's bandwidth estimator (webrtc.estimator.enabled).
+	bwe      cc.BandwidthEstimator
+	probes   *probeMeter  // with bwe: what the viewer's feedback says of probes
+	estimate atomic.Int64 // bit/s, last read
+	done     chan struct{}
 
 	mu            sync.Mutex
 	videoID       string // selected quality, also while disabled
 	videoDisabled bool
+	auto          bool // quality follows the bandwidth estimate
 	audioDisabled bool
 	pending       []webrtc.ICECandidateInit // arrived before the remote description
 	hasRemote     bool
@@ -51,11 +63,15 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	for _, srv := range m.opts.Config.ICEServersBackend {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
 	}
+	m.pcMu.Lock()
 	pc, err := m.api.NewPeerConnection(cfg)
+	bwe, nf := m.nextBWE, m.nextNACK
+	m.nextBWE, m.nextNACK = nil, nil
+	m.pcMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
 	}
-	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc}
+	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, done: make(chan struct{})}
 	fail := func(err error) (*peer, error) {
 		p.closeTracks()
 		_ = pc.Close()
@@ -67,6 +83,13 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	if len(m.videos) > 0 {
 		p.video = newViewerTrack(webrtc.RTPCodecTypeVideo, m.vcodec, videoQueue)
 		p.video.log = p.log
+		if nf != nil {
+			p.video.onSwitch = nf.switched
+		}
+		if bwe != nil {
+			p.probes = &probeMeter{}
+			p.video.meter = p.probes
+		}
 		sender, err := pc.AddTrack(p.video)
 		if err != nil {
 			return fail(fmt.Errorf("webrtc: add video track: %w", err))
@@ -110,6 +133,9 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		off := false
 		video.Disabled = &off
 	}
+	if video.Auto == nil && req.Auto {
+		video.Auto = &req.Auto
+	}
 	if err := p.setVideo(video); err != nil {
 		var sel *selectorError
 		switch {
@@ -131,14 +157,19 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		audio.Disabled = &off
 	}
 	p.setAudio(audio)
+	if bwe != nil {
+		go p.adapt()
+	}
 	return p, nil
 }
 
-// setVideo applies a video request: quality selector, on/off.
+// setVideo applies a video request: quality selector, on/off, auto.
 func (p *peer) setVideo(req types.SignalVideoRequest) error {
+	p.videoMu.Lock()
+	defer p.videoMu.Unlock()
 	if p.video == nil {
 		p.mu.Lock()
-		p.videoDisabled = true
+		p.videoDisabled, p.auto = true, false
 		p.mu.Unlock()
 		if req.Disabled != nil && !*req.Disabled {
 			return ErrNoVideo
@@ -146,7 +177,7 @@ func (p *peer) setVideo(req types.SignalVideoRequest) error {
 		return nil
 	}
 	p.mu.Lock()
-	id, disabled := p.videoID, p.videoDisabled
+	id, disabled, auto := p.videoID, p.videoDisabled, p.auto
 	p.mu.Unlock()
 	if req.Selector != nil {
 		src, err := p.m.selectVideo(req.Selector)
@@ -154,6 +185,9 @@ func (p *peer) setVideo(req types.SignalVideoRequest) error {
 			return err
 		}
 		id = src.id
+		// Choosing a quality by hand ends automatic choice, unless the
+		// request asks for both.
+		auto = false
 	}
 	if id == "" {
 		id = p.m.videos[0].id
@@ -161,21 +195,47 @@ func (p *peer) setVideo(req types.SignalVideoRequest) error {
 	if req.Disabled != nil {
 		disabled = *req.Disabled
 	}
-	// req.Auto needs the bandwidth estimator, which is not implemented:
-	// auto stays off, as the reference reports when its estimator is off.
+	if req.Auto != nil {
+		auto = *req.Auto
+	}
+	// Without the estimator there is nothing to follow: auto stays off,
+	// as the reference reports when its estimator is off.
+	auto = auto && p.bwe != nil
 
-	if disabled {
-		p.video.clearSource()
-	} else if cur := p.video.source(); cur == nil || cur.id != id {
-		src := p.m.byID[id]
-		if err := src.stream.Acquire(); err != nil {
-			return fmt.Errorf("webrtc: video %s: %w", id, err)
-		}
-		p.video.setSource(src)
+	if err := p.applyVideo(id, disabled); err != nil {
+		return err
 	}
 	p.mu.Lock()
-	p.videoID, p.videoDisabled = id, disabled
+	p.videoID, p.videoDisabled, p.auto = id, disabled, auto
 	p.mu.Unlock()
+	return nil
+}
+
+// applyVideo makes quality id feed the video track (or nothing). The
+// caller holds videoMu.
+func (p *peer) applyVideo(id string, disabled bool) error {
+	return p.applyVideoCut(id, disabled, false)
+}
+
+// applyVideoCut is applyVideo; with cut the old quality stops at once
+// instead of at the new one's first keyframe.
+func (p *peer) applyVideoCut(id string, disabled, cut bool) error {
+	if disabled {
+		p.video.clearSource()
+		return nil
+	}
+	if cur := p.video.source(); cur != nil && cur.id == id {
+		return nil
+	}
+	src := p.m.byID[id]
+	if err := src.stream.Acquire(); err != nil {
+		return fmt.Errorf("webrtc: video %s: %w", id, err)
+	}
+	if cut {
+		p.video.cutSource(src)
+	} else {
+		p.video.setSource(src)
+	}
 	return nil
 }
 
@@ -213,7 +273,7 @@ func (p *peer) setAudio(req types.SignalAudioRequest) {
 func (p *peer) videoState() types.SignalVideo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return types.SignalVideo{Disabled: p.videoDisabled, ID: p.videoID, Video: p.videoID}
+	return types.SignalVideo{Disabled: p.videoDisabled, ID: p.videoID, Video: p.videoID, Auto: p.auto}
 }
 
 func (p *peer) audioState() types.SignalAudio {
@@ -455,7 +515,26 @@ func (p *peer) readRTCP(sender *webrtc.RTPSender, video *viewerTrack) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
-			return
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+				return
+			}
+			// An interceptor refused one packet (pion's estimator
+			// rejects feedback it cannot match, "invalid feedback"):
+			// the next ones still need reading, or keyframe requests and
+			// all feedback would stop being handled.
+			select {
+			case <-p.done:
+				return
+			default:
+			}
+			p.log.Debug("rtcp", "err", err)
+			continue
+		}
+		for _, pkt := range pkts {
+			if fb, ok := pkt.(*rtcp.TransportLayerCC); ok && p.probes != nil {
+				// Feedback may name either sender's SSRC.
+				p.probes.feedback(fb)
+			}
 		}
 		if video == nil {
 			continue
@@ -545,6 +624,7 @@ func (p *peer) close(notify bool) {
 		p.restarting = nil
 	}
 	p.mu.Unlock()
+	close(p.done)
 
 	p.m.removed(p)
 	// Closing the tracks releases their capture streams.

@@ -8,9 +8,14 @@ import (
 )
 
 func TestSelectVideo(t *testing.T) {
-	m := &Manager{}
-	for _, id := range []string{"hq", "mq", "lq"} {
-		m.videos = append(m.videos, &source{id: id})
+	m := &Manager{byID: map[string]*source{}}
+	for _, id := range []string{"hq", "mq", "lq", "legacy"} {
+		src := &source{id: id}
+		m.videos = append(m.videos, src)
+		m.byID[id] = src
+		if id != "legacy" {
+			m.ladder = append(m.ladder, src)
+		}
 	}
 	sel := func(id, typ string) *types.VideoSelector { return &types.VideoSelector{ID: id, Type: typ} }
 	tests := []struct {
@@ -27,7 +32,9 @@ func TestSelectVideo(t *testing.T) {
 		{sel("nope", "nearest"), "hq"},
 		{sel("hq", "lower"), "mq"},
 		{sel("mq", "lower"), "lq"},
-		{sel("lq", "lower"), ""},
+		{sel("lq", "lower"), ""}, // the v2 clients' quality is not on the ladder
+		{sel("legacy", "exact"), "legacy"},
+		{sel("legacy", "higher"), ""},
 		{sel("lq", "higher"), "mq"},
 		{sel("hq", "higher"), ""},
 		{sel("nope", "higher"), ""},

@@ -7,6 +7,11 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/stats"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/neko-webrtc/neko/internal/config"
@@ -19,9 +24,12 @@ type network struct {
 	closers []func() error
 }
 
-func newNetwork(cfg config.WebRTC, bindLoopback bool, log *slog.Logger) (*network, error) {
+func newNetwork(cfg config.WebRTC, bindLoopback bool, tnet transport.Net, log *slog.Logger) (*network, error) {
 	n := &network{}
 	se := &n.se
+	if tnet != nil {
+		se.SetNet(tnet)
+	}
 	se.LoggerFactory = loggerFactory{log: log}
 	// mDNS candidates are useless to remote viewers and would send
 	// multicast from the server; neko advertises real addresses.
@@ -69,6 +77,9 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, log *slog.Logger) (*networ
 			opts = append(opts, ice.UDPMuxFromPortWithIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }))
 		}
 		opts = append(opts, ice.UDPMuxFromPortWithLogger(se.LoggerFactory.NewLogger("udpmux")))
+		if tnet != nil {
+			opts = append(opts, ice.UDPMuxFromPortWithNet(tnet))
+		}
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPMux, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("webrtc: webrtc.udpmux %d: %w", cfg.UDPMux, err)
@@ -77,7 +88,13 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, log *slog.Logger) (*networ
 		n.closers = append(n.closers, mux.Close)
 	}
 	if cfg.TCPMux > 0 {
-		ln, err := net.ListenTCP("tcp", &net.TCPAddr{Port: cfg.TCPMux})
+		var ln net.Listener
+		var err error
+		if tnet != nil {
+			ln, err = tnet.ListenTCP("tcp", &net.TCPAddr{Port: cfg.TCPMux})
+		} else {
+			ln, err = net.ListenTCP("tcp", &net.TCPAddr{Port: cfg.TCPMux})
+		}
 		if err != nil {
 			n.close()
 			return nil, fmt.Errorf("webrtc: webrtc.tcpmux %d: %w", cfg.TCPMux, err)
@@ -127,8 +144,16 @@ func (n *network) close() {
 	n.closers = nil
 }
 
-// newAPI builds the pion API for the codecs we send.
-func newAPI(n *network, video, audio webrtc.RTPCodecCapability) (*webrtc.API, error) {
+// nackHistory is how many sent video packets each viewer keeps for
+// retransmission: about a second at 2-3 Mbit/s, several round trips of
+// any usable path. Pion's default (1024 packets of 1460 bytes) made this
+// history most of the memory a viewer costs.
+const nackHistory = 256
+
+// newAPI builds the pion API for the codecs we send. With est, every peer
+// gets a send-side bandwidth estimator (GCC over transport-wide congestion
+// control feedback), handed to onBWE while its NewPeerConnection runs.
+func newAPI(n *network, video, audio webrtc.RTPCodecCapability, rtp *rtpStatsRegistry, onNACKFilter func(*nackFilter), est *config.Estimator, onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"},
@@ -142,8 +167,36 @@ func newAPI(n *network, video, audio webrtc.RTPCodecCapability) (*webrtc.API, er
 		return nil, fmt.Errorf("webrtc: register audio codec: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	// Before the NACK responder, which must not see stale requests.
+	ir.Add(nackFilterFactory{onNew: onNACKFilter})
+	// First: it sees only the RTCP of the interceptors after it.
+	if err := rtp.add(ir, stats.WithLoggerFactory(n.se.LoggerFactory)); err != nil {
+		return nil, fmt.Errorf("webrtc: rtp stats: %w", err)
+	}
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
+		webrtc.WithInterceptorLoggerFactory(n.se.LoggerFactory),
+		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory)),
+	); err != nil {
 		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
+	}
+	if est != nil {
+		initial := est.InitialBitrate
+		cci, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+			// No pacer: frames go out as they come (latency first); a
+			// viewer that cannot keep up is handled by its bounded queue.
+			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initial),
+				gcc.SendSideBWEPacer(gcc.NewNoOpPacer()), gcc.WithLoggerFactory(n.se.LoggerFactory))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("webrtc: bandwidth estimator: %w", err)
+		}
+		cci.OnNewPeerConnection(func(_ string, bwe cc.BandwidthEstimator) { onBWE(bwe) })
+		// Registered before the header extension: packets pass the
+		// extension first (it numbers them), then the estimator.
+		ir.Add(cci)
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+			return nil, fmt.Errorf("webrtc: transport-cc: %w", err)
+		}
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(n.se)), nil
 }

@@ -46,8 +46,11 @@ type source struct {
 	keyPending atomic.Bool // a keyframe request is on its way
 	keyWanted  atomic.Bool // another one was asked for meanwhile
 
-	samples atomic.Uint64
-	packets atomic.Uint64
+	samples   atomic.Uint64
+	packets   atomic.Uint64
+	bytes     atomic.Uint64
+	keyframes atomic.Uint64
+	meter     rateMeter
 }
 
 func newSource(id string, kind webrtc.RTPCodecType, stream Stream, codec webrtc.RTPCodecCapability, frame time.Duration) (*source, error) {
@@ -94,6 +97,11 @@ func (s *source) write(smp capture.Sample) {
 	ts := s.stamp(smp)
 	subs := *s.subs.Load()
 	s.samples.Add(1)
+	s.bytes.Add(uint64(len(smp.Data)))
+	if !smp.Delta && s.kind == webrtc.RTPCodecTypeVideo {
+		s.keyframes.Add(1)
+	}
+	s.meter.add(time.Now(), len(smp.Data))
 	if len(subs) == 0 || len(smp.Data) == 0 {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -36,6 +37,9 @@ type binding struct {
 	ssrc uint32
 	pt   uint8
 	w    rtpWriter
+	// twcc is the transport-wide sequence number extension's id (0: not
+	// negotiated), to find the numbers of probed packets.
+	twcc uint8
 }
 
 // queued is one sample's packets waiting in a viewer's queue. The packets
@@ -81,9 +85,24 @@ type viewerTrack struct {
 	mu     sync.Mutex // control plane: changes of cur and pending, closed
 	closed bool
 
-	log   *slog.Logger
-	drops atomic.Uint64 // samples dropped
-	sent  atomic.Uint64 // packets written
+	log    *slog.Logger
+	drops  atomic.Uint64 // samples dropped
+	sent   atomic.Uint64 // packets written
+	padded atomic.Uint64 // padding packets written (probes)
+
+	// probe is the bit rate (media included) the writer pads the track up
+	// to while the bandwidth estimator tests a better quality; 0: off. It
+	// ramps from probeFrom to it over probeRamp from probeStart, so that
+	// a path that cannot carry it shows a growing queue (and the probe
+	// ends) before its buffer overflows and the viewer loses media.
+	probe     atomic.Int64
+	probePlan atomic.Pointer[probePlan]
+	probeKick chan struct{}
+	// meter, if set, records the packets sent while probing.
+	meter *probeMeter
+	// onSwitch, if set, learns the first sequence number of each new
+	// source (retransmissions of earlier packets are useless then).
+	onSwitch func(ssrc uint32, seq uint16)
 
 	// Writer goroutine state.
 	hdr       rtp.Header
@@ -93,12 +112,15 @@ type viewerTrack struct {
 	lastTS    uint32
 	lastWrite time.Time
 	written   bool
+	marker    bool  // the last packet written ended a frame
+	credit    int64 // padding bytes the probe may still send
 }
 
 func newViewerTrack(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, size int) *viewerTrack {
 	t := &viewerTrack{
 		id: kind.String(), streamID: "stream", kind: kind, codec: codec,
 		queue: make(chan queued, size), done: make(chan struct{}), log: slog.New(slog.DiscardHandler),
+		probeKick: make(chan struct{}, 1),
 	}
 	t.waitKey.Store(true)
 	go t.run()
@@ -120,7 +142,13 @@ func errUnknownCodec(mime string) error { return fmt.Errorf("webrtc: no RTP payl
 func (t *viewerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, t.codec.MimeType) {
-			t.bind(uint32(ctx.SSRC()), uint8(c.PayloadType), ctx.WriteStream())
+			var twcc uint8
+			for _, e := range ctx.HeaderExtensions() {
+				if e.URI == sdp.TransportCCURI {
+					twcc = uint8(e.ID)
+				}
+			}
+			t.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream(), twcc: twcc})
 			return c, nil
 		}
 	}
@@ -184,7 +212,15 @@ func (t *viewerTrack) source() *source {
 // until src delivers a keyframe, so a switch shows no gap. The caller has
 // acquired src's stream for this track; the track releases it when it
 // stops using src (at once, if src already feeds it).
-func (t *viewerTrack) setSource(src *source) (changed bool) {
+func (t *viewerTrack) setSource(src *source) (changed bool) { return t.switchSource(src, false) }
+
+// cutSource is setSource that stops the old source at once: the viewer
+// keeps its last picture until src's keyframe. For a path that cannot
+// carry the old source any more, whose packets would only delay the new
+// keyframe.
+func (t *viewerTrack) cutSource(src *source) (changed bool) { return t.switchSource(src, true) }
+
+func (t *viewerTrack) switchSource(src *source, cut bool) (changed bool) {
 	t.mu.Lock()
 	cur, pending := t.cur.Load(), t.pending.Load()
 	switch {
@@ -210,10 +246,13 @@ func (t *viewerTrack) setSource(src *source) (changed bool) {
 		t.pending.Store(nil)
 	}
 	sub := &subscription{track: t, src: src}
-	if cur == nil {
+	if cur == nil || cut {
 		// Nothing to keep showing: start at the next keyframe of src.
 		t.waitKey.Store(true)
 		t.cur.Store(sub)
+		if cur != nil {
+			cur.retired.Store(true)
+		}
 	} else {
 		t.pending.Store(sub)
 	}
@@ -222,6 +261,9 @@ func (t *viewerTrack) setSource(src *source) (changed bool) {
 	src.add(sub)
 	if drop != nil {
 		drop.detach()
+	}
+	if cut && cur != nil {
+		cur.detach()
 	}
 	if t.ready.Load() {
 		src.requestKeyframe()
@@ -312,8 +354,21 @@ func (s *subscription) push(pkts []rtp.Packet, key bool, at int64) {
 	}
 }
 
-// run writes queued packets to the viewer's transport.
+// run writes queued packets to the viewer's transport, and padding while
+// a probe runs.
 func (t *viewerTrack) run() {
+	var (
+		ticker *time.Ticker
+		tick   <-chan time.Time
+		last   time.Time
+	)
+	stopTicker := func() {
+		if ticker != nil {
+			ticker.Stop()
+			ticker, tick = nil, nil
+		}
+	}
+	defer stopTicker()
 	for {
 		select {
 		case q := <-t.queue:
@@ -330,9 +385,111 @@ func (t *viewerTrack) run() {
 			if len(t.queue) == 0 && t.needKey.CompareAndSwap(true, false) {
 				t.requestKeyframe(true)
 			}
+		case <-t.probeKick:
+			if t.probe.Load() > 0 && ticker == nil {
+				ticker = time.NewTicker(probeTick)
+				tick, last, t.credit = ticker.C, time.Now(), 0
+			}
+		case now := <-tick:
+			rate := t.probe.Load()
+			if rate <= 0 {
+				stopTicker()
+				continue
+			}
+			if plan := t.probePlan.Load(); plan != nil {
+				rate = plan.rate(now)
+			}
+			t.pad(rate, now.Sub(last))
+			last = now
 		case <-t.done:
 			return
 		}
+	}
+}
+
+// Probing: padding-only RTP packets (RFC 3550 5.1; the padding length is
+// one byte, so at most 255 bytes each) on the media SSRC with their own
+// sequence numbers, sent between frames. Receivers drop them after
+// counting them in their transport-wide feedback, which is all the
+// estimator needs to see whether the path carries the higher rate.
+const (
+	probeTick      = 5 * time.Millisecond
+	paddingSize    = 255
+	paddingPacket  = paddingSize + 12 // with the RTP header
+	maxProbeBurst  = 50 * time.Millisecond
+	probeDebtLimit = 500 * time.Millisecond
+)
+
+type probePlan struct {
+	from, to int64
+	start    time.Time
+	ramp     time.Duration
+}
+
+// rate is the plan's rate at now.
+func (p *probePlan) rate(now time.Time) int64 {
+	el := now.Sub(p.start)
+	if el >= p.ramp || p.ramp <= 0 {
+		return p.to
+	}
+	return p.from + (p.to-p.from)*int64(el)/int64(p.ramp)
+}
+
+// startProbe pads the track up to rate bit/s until stopProbe, ramping up
+// from from over ramp.
+func (t *viewerTrack) startProbe(from, rate int, ramp time.Duration) {
+	if t.meter != nil {
+		t.meter.begin()
+	}
+	t.probePlan.Store(&probePlan{from: int64(min(from, rate)), to: int64(rate), start: time.Now(), ramp: ramp})
+	t.probe.Store(int64(rate))
+	select {
+	case t.probeKick <- struct{}{}:
+	default:
+	}
+}
+
+func (t *viewerTrack) stopProbe() {
+	t.probe.Store(0)
+	if t.meter != nil {
+		t.meter.stop()
+	}
+}
+
+// probed records a packet just written while a probe runs.
+func (t *viewerTrack) probed(b *binding, payload int) {
+	if t.meter == nil || b.twcc == 0 || t.probe.Load() <= 0 {
+		return
+	}
+	var ext rtp.TransportCCExtension
+	if err := ext.Unmarshal(t.hdr.GetExtension(b.twcc)); err != nil {
+		return
+	}
+	t.meter.sent(ext.TransportSequence, t.hdr.MarshalSize()+payload+int(t.hdr.PaddingSize))
+}
+
+// pad adds the padding the last interval allows (a token bucket filled at
+// the probe rate, which media packets also drain).
+func (t *viewerTrack) pad(rate int64, dt time.Duration) {
+	perSec := rate / 8
+	t.credit += perSec * int64(dt) / int64(time.Second)
+	if limit := perSec * int64(maxProbeBurst) / int64(time.Second); t.credit > limit {
+		t.credit = limit
+	}
+	b := t.bound.Load()
+	if b == nil || !t.written || !t.marker {
+		return // only between whole frames of a started stream
+	}
+	for t.credit >= paddingPacket {
+		t.hdr = rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize,
+			SSRC: b.ssrc, PayloadType: b.pt, SequenceNumber: t.seq, Timestamp: t.lastTS}
+		t.seq++
+		if _, err := b.w.WriteRTP(&t.hdr, nil); err != nil {
+			return
+		}
+		t.probed(b, 0)
+		t.padded.Add(1)
+		t.credit -= paddingPacket
 	}
 }
 
@@ -378,6 +535,9 @@ func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
 				elapsed = 1
 			}
 			t.tsOff = t.lastTS + elapsed - p.Timestamp
+			if t.onSwitch != nil {
+				t.onSwitch(b.ssrc, t.seq)
+			}
 		}
 		t.lastSub = sub
 	}
@@ -390,8 +550,18 @@ func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
 	t.lastTS = t.hdr.Timestamp
 	t.lastWrite = time.Now()
 	t.written = true
+	t.marker = p.Marker || t.kind != webrtc.RTPCodecTypeVideo
+	if t.probe.Load() > 0 {
+		// Media counts towards the probe rate; a burst (a keyframe) may
+		// leave some debt, not an unbounded one.
+		t.credit -= int64(len(p.Payload) + 12)
+		if debt := -t.probe.Load() / 8 * int64(probeDebtLimit) / int64(time.Second); t.credit < debt {
+			t.credit = debt
+		}
+	}
 	if _, err := b.w.WriteRTP(&t.hdr, p.Payload); err == nil {
 		t.sent.Add(1)
+		t.probed(b, len(p.Payload))
 	}
 }
 

@@ -1,7 +1,10 @@
 package stack
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
@@ -59,6 +62,42 @@ func (p *Painter) Pointer() (int, int, error) {
 		return 0, 0, err
 	}
 	return int(reply.RootX), int(reply.RootY), nil
+}
+
+// Noise paints random pixels into a w x h block at (x, y), fps times a
+// second, until ctx ends: content no encoder can compress, so every
+// quality runs at its full bit rate. It returns when ctx is done.
+func (p *Painter) Noise(ctx context.Context, x, y int16, w, h uint16, fps int) error {
+	gc, err := xproto.NewGcontextId(p.conn)
+	if err != nil {
+		return err
+	}
+	if err := xproto.CreateGCChecked(p.conn, gc, xproto.Drawable(p.win), 0, nil).Check(); err != nil {
+		return fmt.Errorf("paint: create gc: %w", err)
+	}
+	defer xproto.FreeGC(p.conn, gc)
+	buf := make([]byte, int(w)*int(h)*4)
+	rng := rand.NewChaCha8([32]byte{1})
+	t := time.NewTicker(time.Second / time.Duration(fps))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		_, _ = rng.Read(buf)
+		// In strips: a core X request is at most 256 KiB.
+		rows := max(1, 200_000/(int(w)*4))
+		for r := 0; r < int(h); r += rows {
+			n := min(rows, int(h)-r)
+			strip := buf[r*int(w)*4 : (r+n)*int(w)*4]
+			if err := xproto.PutImageChecked(p.conn, xproto.ImageFormatZPixmap, xproto.Drawable(p.win), gc,
+				w, uint16(n), x, y+int16(r), 0, 24, strip).Check(); err != nil {
+				return fmt.Errorf("paint: put image: %w", err)
+			}
+		}
+	}
 }
 
 // Close removes the window.

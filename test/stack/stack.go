@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jezek/xgb"
+	"github.com/pion/transport/v5"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
@@ -51,8 +52,30 @@ var Defaults = map[string]any{
 	"desktop.screen":                  "1280x720@30",
 }
 
+// Extra are the options of a stack that are not configuration.
+type Extra struct {
+	// Net, if set, is the network the server's ICE uses instead of the
+	// host's, e.g. netns.Link.ServerNet(). Signalling (HTTP/WebSocket)
+	// stays on the root namespace's loopback.
+	//
+	// Defaults set "webrtc.nat1to1" to 127.0.0.1, which makes the server
+	// offer loopback candidates only: with a Net also pass
+	// "webrtc.nat1to1": []string{} in opts so that it offers the addresses
+	// of Net's interfaces (the loopback of Net is offered too, since the
+	// server binds to loopback; it is harmless). Leave "webrtc.udpmux" and
+	// "webrtc.tcpmux" unset: those sockets are opened on the host's
+	// network, not through Net.
+	Net transport.Net
+}
+
 // Start runs a stack with Defaults overridden by opts; it stops at cleanup.
 func Start(t TB, opts map[string]any) *Stack {
+	t.Helper()
+	return StartWith(t, opts, Extra{})
+}
+
+// StartWith is Start with options that are not configuration.
+func StartWith(t TB, opts map[string]any, extra Extra) *Stack {
 	t.Helper()
 	// Always the embedded desktop: a DISPLAY of the machine running the
 	// tests must not leak in.
@@ -84,7 +107,7 @@ func Start(t TB, opts map[string]any) *Stack {
 	s := &Stack{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan app.Info, 1)
 	go func() {
-		s.done <- app.Run(ctx, app.Options{Config: cfg, Client: web.Dist(), Logger: log, Ready: func(i app.Info) { ready <- i }})
+		s.done <- app.Run(ctx, app.Options{Config: cfg, Client: web.Dist(), Logger: log, Net: extra.Net, Ready: func(i app.Info) { ready <- i }})
 	}()
 	select {
 	case info := <-ready:

@@ -52,6 +52,7 @@ type slot struct {
 	seq     int64
 	ts      uint32
 	marker  bool
+	pad     bool // padding only (a bandwidth probe): in no frame
 	payload []byte
 	at      time.Time
 }
@@ -69,6 +70,11 @@ type AssembledFrame struct {
 	// when either is non-zero this frame may reference a frame the
 	// decoder never saw.
 	Lost, Dropped int
+	// PictureID is the VP8 picture ID of the frame (-1: none). Without
+	// temporal layers each VP8 frame references the one before, so a
+	// frame whose ID follows the last decoded one is decodable even if
+	// packets between them (padding) were lost, as a browser sees it.
+	PictureID int
 }
 
 // NewAssembler returns an assembler for a video codec (its mime type, as
@@ -159,7 +165,7 @@ func (a *Assembler) Push(p *rtp.Packet, at time.Time) {
 		return // duplicate
 	}
 	a.ring[e&(assemblerRing-1)] = slot{valid: true, seq: e, ts: p.Timestamp, marker: p.Marker,
-		payload: append([]byte(nil), p.Payload...), at: at}
+		pad: p.Padding && len(p.Payload) == 0, payload: append([]byte(nil), p.Payload...), at: at}
 	if e > a.highest {
 		a.highest = e
 	}
@@ -205,6 +211,12 @@ func (a *Assembler) skipTo(e int64) {
 // Pop after every Push until it returns nil.
 func (a *Assembler) Pop(now time.Time) *AssembledFrame {
 	for a.started {
+		// Padding between frames (senders pad only there) is consumed
+		// as it comes: it neither ends nor breaks a frame.
+		for s := a.slot(a.next); s != nil && s.pad; s = a.slot(a.next) {
+			*s = slot{}
+			a.next++
+		}
 		// The first missing packet or marker from next on.
 		e := a.next
 		for ; e <= a.highest; e++ {
@@ -268,7 +280,10 @@ func (a *Assembler) Pop(now time.Time) *AssembledFrame {
 // build depacketizes packets start..end (all present) into a frame.
 func (a *Assembler) build(start, end int64) (*AssembledFrame, error) {
 	d := a.depack()
-	fr := &AssembledFrame{Timestamp: a.slot(end).ts, FirstAt: a.slot(start).at}
+	fr := &AssembledFrame{Timestamp: a.slot(end).ts, FirstAt: a.slot(start).at, PictureID: -1}
+	if strings.EqualFold(a.mime, webrtc.MimeTypeVP8) {
+		fr.PictureID = vp8PictureID(a.slot(start).payload)
+	}
 	for s := start; s <= end; s++ {
 		sl := a.slot(s)
 		b, err := d.Unmarshal(sl.payload)
@@ -289,4 +304,19 @@ func (a *Assembler) build(start, end int64) (*AssembledFrame, error) {
 	}
 	fr.Keyframe, _ = isKeyframe(a.mime, fr.Data)
 	return fr, nil
+}
+
+// vp8PictureID reads the picture ID of a VP8 payload descriptor (RFC 7741
+// 4.2), 7 or 15 bits; -1 if it has none.
+func vp8PictureID(p []byte) int {
+	if len(p) < 3 || p[0]&0x80 == 0 || p[1]&0x80 == 0 {
+		return -1
+	}
+	if p[2]&0x80 == 0 {
+		return int(p[2] & 0x7f)
+	}
+	if len(p) < 4 {
+		return -1
+	}
+	return int(p[2]&0x7f)<<8 | int(p[3])
 }

@@ -313,3 +313,35 @@ func TestAssemblerUnknownCodec(t *testing.T) {
 		t.Fatal("no error for an unknown codec")
 	}
 }
+
+// TestAssemblerPadding: padding-only packets between frames (a sender's
+// bandwidth probe) take sequence numbers but are neither loss nor frames.
+func TestAssemblerPadding(t *testing.T) {
+	at := newAsmTest(t, webrtc.MimeTypeVP8)
+	f1, f2 := vp8Frame(100, 0, 2, true, 1), vp8Frame(105, 3000, 2, false, 2)
+	pad := func(seq uint16) *rtp.Packet {
+		return &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PaddingSize: 255, SequenceNumber: seq, Timestamp: 0}}
+	}
+	got := at.push(f1[0], f1[1], pad(102), pad(104), pad(103), f2[0], f2[1])
+	at.want(got, 1, 2)
+	if got[1].Lost != 0 || got[1].Dropped != 0 {
+		t.Fatalf("padding counted as loss: %+v", got[1])
+	}
+}
+
+func TestVP8PictureID(t *testing.T) {
+	for _, tc := range []struct {
+		p    []byte
+		want int
+	}{
+		{[]byte{0x90, 0x80, 0x05, 0x00}, 5},         // 7 bits
+		{[]byte{0x90, 0x80, 0x81, 0x02, 0x00}, 258}, // 15 bits
+		{[]byte{0x10, 0x00, 0x00}, -1},              // no extension
+		{[]byte{0x90, 0x00, 0x00}, -1},              // no picture ID
+		{[]byte{0x90, 0x80}, -1},                    // truncated
+	} {
+		if got := vp8PictureID(tc.p); got != tc.want {
+			t.Errorf("vp8PictureID(% x) = %d, want %d", tc.p, got, tc.want)
+		}
+	}
+}

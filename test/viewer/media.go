@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/neko-webrtc/neko/internal/capture/gst"
@@ -57,6 +60,9 @@ type MediaOptions struct {
 	Candidate func(string) string
 	// Decode says which frames are decoded (default: all).
 	Decode DecodeMode
+	// Net, if set, is the network the viewer's ICE uses instead of the
+	// host's (e.g. netns.Link.ClientNet()).
+	Net transport.Net
 }
 
 // DecodeMode says how much of the video a viewer decodes.
@@ -108,6 +114,13 @@ type Media struct {
 	first     *FirstVideo
 	firstCh   chan struct{} // closed when first is set
 
+	// Freezes: the longest time without a decodable frame since
+	// ResetFreeze.
+	freezeMu  sync.Mutex
+	lastShown time.Time
+	maxFreeze time.Duration
+	freezeEnd time.Time
+
 	stopped  chan struct{} // closed by Close
 	stopOnce sync.Once
 
@@ -149,6 +162,9 @@ func (c *Client) StartMediaWith(ctx context.Context, opts MediaOptions) (*Media,
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if len(opts.NetworkTypes) > 0 {
 		se.SetNetworkTypes(opts.NetworkTypes)
+	}
+	if opts.Net != nil {
+		se.SetNet(opts.Net)
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
@@ -387,6 +403,7 @@ func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	// skipped (as a browser does) where the codec's keyframes can be told
 	// apart, and a keyframe is asked for.
 	broken := known
+	lastPID := -1 // picture ID of the last decodable VP8 frame
 	var firstPacket, firstPushed time.Time
 	for {
 		pkt, _, err := track.ReadRTP()
@@ -406,7 +423,11 @@ func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 				Clean: f.Lost == 0 && f.Dropped == 0 && f.FirstAt.Equal(firstPacket)})
 			if f.Lost > 0 || f.Dropped > 0 {
 				md.lost.Add(int64(f.Lost))
-				broken = known
+				// VP8 with picture IDs: only a missing frame breaks the
+				// chain, not lost packets between frames (padding).
+				if f.PictureID < 0 || lastPID < 0 || f.PictureID != (lastPID+1)&0x7fff {
+					broken = known
+				}
 			}
 			if f.Keyframe {
 				md.keyframes.Add(1)
@@ -414,8 +435,11 @@ func (md *Media) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			}
 			if broken {
 				pli()
+				lastPID = -1
 				continue
 			}
+			lastPID = f.PictureID
+			md.shown(f.CompleteAt)
 			// A VP8 keyframe carries the frame size in its header.
 			if vp8 && f.Keyframe && len(f.Data) >= 10 {
 				w := binary.LittleEndian.Uint16(f.Data[6:8]) & 0x3fff
@@ -567,6 +591,25 @@ func (md *Media) States() <-chan webrtc.PeerConnectionState { return md.states }
 // PC is the viewer's peer connection.
 func (md *Media) PC() *webrtc.PeerConnection { return md.pc }
 
+// SelectedPair is the ICE candidate pair the peer sends on, as
+// "address:port" of the local (viewer) and remote (server) candidates; an
+// error before one is selected.
+func (md *Media) SelectedPair() (local, remote string, err error) {
+	sctp := md.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return "", "", errors.New("viewer: no ICE transport")
+	}
+	p, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil {
+		return "", "", err
+	}
+	if p == nil || p.Local == nil || p.Remote == nil {
+		return "", "", errors.New("viewer: no selected candidate pair")
+	}
+	return net.JoinHostPort(p.Local.Address, strconv.Itoa(int(p.Local.Port))),
+		net.JoinHostPort(p.Remote.Address, strconv.Itoa(int(p.Remote.Port))), nil
+}
+
 // Codec is the mime type of the video track received ("" before it).
 func (md *Media) Codec() string { return md.codec.Load().(string) }
 
@@ -674,4 +717,48 @@ func (md *Media) Close() {
 		// should not depend on when that happens.
 		go runtime.GC()
 	}
+}
+
+// shown records a decodable frame (complete, and its references too)
+// completed at at.
+func (md *Media) shown(at time.Time) {
+	md.freezeMu.Lock()
+	defer md.freezeMu.Unlock()
+	if !md.lastShown.IsZero() {
+		if gap := at.Sub(md.lastShown); gap > md.maxFreeze {
+			md.maxFreeze, md.freezeEnd = gap, at
+		}
+	}
+	md.lastShown = at
+}
+
+// ResetFreeze starts measuring freezes anew from now.
+func (md *Media) ResetFreeze() {
+	md.freezeMu.Lock()
+	defer md.freezeMu.Unlock()
+	md.lastShown, md.maxFreeze, md.freezeEnd = time.Now(), 0, time.Time{}
+}
+
+// FreezeEnd is when the longest freeze measured so far ended (zero if
+// none did).
+func (md *Media) FreezeEnd() time.Time {
+	md.freezeMu.Lock()
+	defer md.freezeMu.Unlock()
+	return md.freezeEnd
+}
+
+// MaxFreeze is the longest time since ResetFreeze without a new decodable
+// video frame (a frame that is complete and whose references were all
+// complete: what a browser could show), counting the time since the last
+// one.
+func (md *Media) MaxFreeze() time.Duration {
+	md.freezeMu.Lock()
+	defer md.freezeMu.Unlock()
+	worst := md.maxFreeze
+	if !md.lastShown.IsZero() {
+		if gap := time.Since(md.lastShown); gap > worst {
+			worst = gap
+		}
+	}
+	return worst
 }
