@@ -196,6 +196,10 @@ func (a *adapter) tick(o observation) decision {
 			return decision{act: actStopProbe, reason: reason}
 		}
 		if a.probeEval.IsZero() {
+			// GCC's own congestion signal is not used here: padding's
+			// bursts of small packets make its delay detector report
+			// overuse on free paths (measured: most probes on a free
+			// veth failed), and on a full one its history misses them.
 			if o.probe != nil {
 				w := o.probe(now.Add(-probeRecent))
 				if w.reported >= minProbeReports && w.loss >= probeAbortLoss {

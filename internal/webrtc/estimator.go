@@ -51,6 +51,12 @@ func (p *peer) adapt() {
 			}
 			est := p.bwe.GetTargetBitrate()
 			p.estimate.Store(int64(est))
+			p.mu.Lock()
+			auto := p.auto
+			p.mu.Unlock()
+			if !auto {
+				continue // nothing decides on it
+			}
 			if congestedNow(p.bwe.GetStats()) {
 				mu.Lock()
 				decreasedAt = time.Now()
@@ -66,36 +72,22 @@ func (p *peer) adapt() {
 	ad := newAdapter(cfg, !cfg.Passive)
 	active := false
 	lastID := ""
-	timer := time.NewTimer(cfg.ReadInterval)
-	defer timer.Stop()
-	defer p.video.stopProbe()
-	for {
-		var now time.Time
-		select {
-		case <-p.done:
-			return
-		case now = <-timer.C:
-		case <-poke:
-			now = time.Now()
-		}
-		// A running probe is watched closely: on a full path it must
-		// end before the viewer's picture suffers.
-		if ad.probing() {
-			timer.Reset(min(cfg.ReadInterval, probeCheck))
-		} else {
-			timer.Reset(cfg.ReadInterval)
-		}
+	step := func(now time.Time) {
 		est := p.bwe.GetTargetBitrate()
 		p.mu.Lock()
 		auto, disabled, id, connected := p.auto, p.videoDisabled, p.videoID, p.connected
 		p.mu.Unlock()
 		idx := p.m.videoIndex(id)
-		if !auto || disabled || !connected || idx < 0 {
+		// Without transport-wide feedback (a client that did not
+		// negotiate it) there is no estimate to follow.
+		b := p.video.bound.Load()
+		blind := b != nil && b.twcc == 0
+		if !auto || disabled || !connected || idx < 0 || blind {
 			if active {
 				p.video.stopProbe()
 				ad, active, lastID = newAdapter(cfg, !cfg.Passive), false, ""
 			}
-			continue
+			return
 		}
 		active = true
 		mu.Lock()
@@ -115,6 +107,11 @@ func (p *peer) adapt() {
 		}
 		lastID = id
 		d := ad.tick(o)
+		if !ad.probing() && d.act != actProbe {
+			// Whatever ended the probe (a verdict, or a switch by the
+			// client), the padding ends with it.
+			p.video.stopProbe()
+		}
 		if cfg.Debug {
 			st := p.bwe.GetStats()
 			p.log.Info("estimator", "estimate", est, "video", id, "video_bitrate", o.cur,
@@ -122,14 +119,14 @@ func (p *peer) adapt() {
 				"usage", st["usage"], "state", st["state"], "loss", st["averageLoss"], "padded", p.video.padded.Load())
 		}
 		if d.act == actNone {
-			continue
+			return
 		}
 		if cfg.Passive {
 			if d.act == actDown || d.act == actUp {
 				p.log.Info("estimator (passive) would switch quality", "estimate", est, "video", id,
 					"up", d.act == actUp, "reason", d.reason)
 			}
-			continue
+			return
 		}
 		switch d.act {
 		case actProbe:
@@ -137,8 +134,8 @@ func (p *peer) adapt() {
 			p.video.startProbe(d.from, d.target, d.ramp)
 		case actStopProbe:
 			p.log.Debug("estimator probe failed", "video", id, "estimate", est, "reason", d.reason)
-			p.video.stopProbe()
 		case actEndProbe:
+			// Padding ends; the verdict waits for the last feedback.
 			p.video.stopProbe()
 		case actDown:
 			to := p.m.lowerFor(idx, est, cfg.DiffThreshold)
@@ -147,12 +144,39 @@ func (p *peer) adapt() {
 				lastID = to
 			}
 		case actUp:
-			p.video.stopProbe()
 			to := p.m.ladder[idx-1].id
 			p.log.Info("estimator raises video quality", "from", id, "to", to, "estimate", est, "reason", d.reason)
 			if p.switchVideo(id, to, false) {
 				lastID = to
 			}
+		}
+	}
+
+	timer := time.NewTimer(cfg.ReadInterval)
+	defer timer.Stop()
+	defer p.video.stopProbe()
+	for {
+		var now time.Time
+		select {
+		case <-p.done:
+			return
+		case now = <-timer.C:
+		case <-poke:
+			now = time.Now()
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		step(now)
+		// A running probe is watched closely: on a full path it must
+		// end before the viewer's picture suffers.
+		if ad.probing() {
+			timer.Reset(min(cfg.ReadInterval, probeCheck))
+		} else {
+			timer.Reset(cfg.ReadInterval)
 		}
 	}
 }
@@ -175,9 +199,13 @@ func (p *peer) switchVideo(from, to string, cut bool) bool {
 			p.mu.Unlock()
 		}
 	}
+	if ok {
+		// Under videoMu: a client's request racing with the switch must
+		// not have its answer overtaken by an older state.
+		p.session.Send(types.EventSignalVideo, p.videoState())
+	}
 	p.videoMu.Unlock()
 	if ok {
-		p.session.Send(types.EventSignalVideo, p.videoState())
 		if cut {
 			// The new quality's first keyframe may have been lost behind
 			// the old one's backlog at the bottleneck: one more once

@@ -107,9 +107,8 @@ type Manager struct {
 
 	// pcMu serialises peer creation so that the bandwidth estimator pion
 	// builds for a new peer (handed over in a callback) is that peer's.
-	pcMu     sync.Mutex
-	nextBWE  cc.BandwidthEstimator
-	nextNACK *nackFilter
+	pcMu    sync.Mutex
+	nextBWE cc.BandwidthEstimator
 	// rtp has the statistics of every peer's RTP streams, for metrics.
 	rtp rtpStatsRegistry
 }
@@ -159,7 +158,7 @@ func New(opts Options) (*Manager, error) {
 	if e := opts.Config.Estimator; e.Enabled {
 		est = &e
 	}
-	if m.api, err = newAPI(n, vc, ac, &m.rtp, func(f *nackFilter) { m.nextNACK = f }, est, func(b cc.BandwidthEstimator) { m.nextBWE = b }); err != nil {
+	if m.api, err = newAPI(n, vc, ac, &m.rtp, est, func(b cc.BandwidthEstimator) { m.nextBWE = b }); err != nil {
 		n.close()
 		return nil, err
 	}

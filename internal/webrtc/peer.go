@@ -65,8 +65,8 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	}
 	m.pcMu.Lock()
 	pc, err := m.api.NewPeerConnection(cfg)
-	bwe, nf := m.nextBWE, m.nextNACK
-	m.nextBWE, m.nextNACK = nil, nil
+	bwe := m.nextBWE
+	m.nextBWE = nil
 	m.pcMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
@@ -83,9 +83,6 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	if len(m.videos) > 0 {
 		p.video = newViewerTrack(webrtc.RTPCodecTypeVideo, m.vcodec, videoQueue)
 		p.video.log = p.log
-		if nf != nil {
-			p.video.onSwitch = nf.switched
-		}
 		if bwe != nil {
 			p.probes = &probeMeter{}
 			p.video.meter = p.probes
@@ -157,7 +154,7 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		audio.Disabled = &off
 	}
 	p.setAudio(audio)
-	if bwe != nil {
+	if bwe != nil && p.video != nil {
 		go p.adapt()
 	}
 	return p, nil
@@ -509,8 +506,9 @@ func (p *peer) onFailed() {
 	}
 }
 
-// readRTCP turns a viewer's keyframe requests into encoder keyframes and
-// keeps the RTCP interceptors (NACK responder, reports) running.
+// readRTCP turns a viewer's keyframe requests into encoder keyframes,
+// serves its retransmission requests, and keeps the RTCP interceptors
+// (reports, estimator) running.
 func (p *peer) readRTCP(sender *webrtc.RTPSender, video *viewerTrack) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
@@ -540,9 +538,11 @@ func (p *peer) readRTCP(sender *webrtc.RTPSender, video *viewerTrack) {
 			continue
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				video.requestKeyframe(false)
+			case *rtcp.TransportLayerNack:
+				video.resend(pkt)
 			}
 		}
 	}

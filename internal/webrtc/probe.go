@@ -32,9 +32,9 @@ type probePacket struct {
 	arrival  time.Duration // receiver's clock
 }
 
-// maxProbePackets bounds the memory of one probe (about 3 s at the
-// highest rates probed).
-const maxProbePackets = 8192
+// maxProbePackets bounds the memory of one probe (about 1 MiB): 3 s of
+// padding-only packets at 20 Mbit/s.
+const maxProbePackets = 32768
 
 // begin starts recording a new probe.
 func (m *probeMeter) begin() {

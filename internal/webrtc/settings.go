@@ -9,7 +9,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
@@ -144,16 +143,10 @@ func (n *network) close() {
 	n.closers = nil
 }
 
-// nackHistory is how many sent video packets each viewer keeps for
-// retransmission: about a second at 2-3 Mbit/s, several round trips of
-// any usable path. Pion's default (1024 packets of 1460 bytes) made this
-// history most of the memory a viewer costs.
-const nackHistory = 256
-
 // newAPI builds the pion API for the codecs we send. With est, every peer
 // gets a send-side bandwidth estimator (GCC over transport-wide congestion
 // control feedback), handed to onBWE while its NewPeerConnection runs.
-func newAPI(n *network, video, audio webrtc.RTPCodecCapability, rtp *rtpStatsRegistry, onNACKFilter func(*nackFilter), est *config.Estimator, onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
+func newAPI(n *network, video, audio webrtc.RTPCodecCapability, rtp *rtpStatsRegistry, est *config.Estimator, onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"},
@@ -167,16 +160,20 @@ func newAPI(n *network, video, audio webrtc.RTPCodecCapability, rtp *rtpStatsReg
 		return nil, fmt.Errorf("webrtc: register audio codec: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	// Before the NACK responder, which must not see stale requests.
-	ir.Add(nackFilterFactory{onNew: onNACKFilter})
 	// First: it sees only the RTCP of the interceptors after it.
 	if err := rtp.add(ir, stats.WithLoggerFactory(n.se.LoggerFactory)); err != nil {
 		return nil, fmt.Errorf("webrtc: rtp stats: %w", err)
 	}
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
-		webrtc.WithInterceptorLoggerFactory(n.se.LoggerFactory),
-		webrtc.WithNackResponderOptions(nack.ResponderSize(nackHistory)),
-	); err != nil {
+	// Pion's defaults without its NACK interceptors: viewers' NACKs are
+	// served from their own history (resend.go), and nothing we receive
+	// (a microphone's Opus) is NACKed.
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureStatsInterceptor(ir); err != nil {
+		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
 		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
 	}
 	if est != nil {
@@ -193,7 +190,8 @@ func newAPI(n *network, video, audio webrtc.RTPCodecCapability, rtp *rtpStatsReg
 		cci.OnNewPeerConnection(func(_ string, bwe cc.BandwidthEstimator) { onBWE(bwe) })
 		// Registered before the header extension: packets pass the
 		// extension first (it numbers them), then the estimator.
-		ir.Add(cci)
+		ccLog := n.se.LoggerFactory.NewLogger("cc")
+		ir.Add(tolerantRTCPFactory{f: cci, onErr: func(err error) { ccLog.Debugf("feedback: %v", err) }})
 		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
 			return nil, fmt.Errorf("webrtc: transport-cc: %w", err)
 		}

@@ -89,6 +89,7 @@ type viewerTrack struct {
 	drops  atomic.Uint64 // samples dropped
 	sent   atomic.Uint64 // packets written
 	padded atomic.Uint64 // padding packets written (probes)
+	resent atomic.Uint64 // packets sent again on a NACK
 
 	// probe is the bit rate (media included) the writer pads the track up
 	// to while the bandwidth estimator tests a better quality; 0: off. It
@@ -100,9 +101,9 @@ type viewerTrack struct {
 	probeKick chan struct{}
 	// meter, if set, records the packets sent while probing.
 	meter *probeMeter
-	// onSwitch, if set, learns the first sequence number of each new
-	// source (retransmissions of earlier packets are useless then).
-	onSwitch func(ssrc uint32, seq uint16)
+	// history is what a retransmission request can be served from; see
+	// resend.
+	history sentHistory
 
 	// Writer goroutine state.
 	hdr       rtp.Header
@@ -535,9 +536,10 @@ func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
 				elapsed = 1
 			}
 			t.tsOff = t.lastTS + elapsed - p.Timestamp
-			if t.onSwitch != nil {
-				t.onSwitch(b.ssrc, t.seq)
-			}
+			// The new source starts at a keyframe: the viewer needs
+			// nothing sent before. After a downgrade on a collapsed
+			// link, resending it would bury that keyframe.
+			t.history.clear()
 		}
 		t.lastSub = sub
 	}
@@ -562,6 +564,9 @@ func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
 	if _, err := b.w.WriteRTP(&t.hdr, p.Payload); err == nil {
 		t.sent.Add(1)
 		t.probed(b, len(p.Payload))
+	}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		t.history.add(t.hdr.SequenceNumber, t.hdr.Timestamp, p, t.lastWrite)
 	}
 }
 

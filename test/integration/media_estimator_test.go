@@ -139,7 +139,7 @@ func TestEstimatorFollowsLimitedLink(t *testing.T) {
 	if err := link.Unlimit(); err != nil {
 		t.Fatal(err)
 	}
-	sv, ok = switches.next(30 * time.Second)
+	sv, ok = switches.next(45 * time.Second)
 	if !ok || sv.ID != "hq" || !sv.Auto {
 		t.Fatalf("after lifting the limit: signal/video %+v (%v), want hq with auto", sv, ok)
 	}
