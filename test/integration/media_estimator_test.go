@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,92 @@ func waitAssembled(t *testing.T, md *viewer.Media, n int64, timeout time.Duratio
 			t.Fatalf("%d of %d frames in %v", md.Assembled()-target+n, n, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSlowViewerOnLimitedLink: two viewers watch the same quality over
+// the namespaces' link; tc gives one of them (its flow, by the server's
+// port) 400 kbit/s for a 2.5 Mbit/s stream. The other one keeps getting
+// every frame, decodable, at full rate: a viewer that cannot keep up costs
+// the others nothing.
+func TestSlowViewerOnLimitedLink(t *testing.T) {
+	link := netns.New(t)
+	opts := map[string]any{}
+	for k, v := range estimatorQualities {
+		opts[k] = v
+	}
+	opts["webrtc.estimator.enabled"] = false
+	s := stack.StartWith(t, opts, stack.Extra{Net: link.ServerNet()})
+	paint, err := stack.NewPainter(s.Display, 30, 30, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer paint.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	noise := make(chan error, 1)
+	go func() { noise <- paint.Noise(ctx, 0, 0, 480, 270, 30) }()
+	defer func() {
+		cancel()
+		if err := <-noise; err != nil {
+			t.Errorf("painting noise: %v", err)
+		}
+	}()
+
+	start := func(name string) *viewer.Media {
+		c := login(t, s, name, "neko")
+		md, err := c.StartMediaWith(ctx, viewer.MediaOptions{Net: link.ClientNet(), Decode: viewer.DecodeNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(md.Close)
+		waitAssembled(t, md, 30, 20*time.Second)
+		return md
+	}
+	fast, slow := start("fast"), start("slow")
+
+	// Only the slow viewer's flow goes through the limit: htb on S's
+	// veth, its server-side port selects the class.
+	_, remote, err := slow.SelectedPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := strings.Cut(remote, ":")
+	dev := link.ServerDev()
+	for _, args := range [][]string{
+		{"qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "10"},
+		{"class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", "rate", "1gbit"},
+		{"class", "add", "dev", dev, "parent", "1:", "classid", "1:20", "htb", "rate", "400kbit", "ceil", "400kbit"},
+		{"qdisc", "add", "dev", dev, "parent", "1:20", "bfifo", "limit", "20000"},
+		{"filter", "add", "dev", dev, "protocol", "ip", "parent", "1:", "prio", "1", "u32",
+			"match", "ip", "sport", port, "0xffff", "flowid", "1:20"},
+	} {
+		if out, err := link.InServer("tc", args...); err != nil {
+			t.Fatalf("tc %v: %v: %s", args, err, out)
+		}
+	}
+
+	fast.ResetFreeze()
+	slowBefore, fastBefore, fastLost := slow.Assembled(), fast.Assembled(), fast.Lost()
+	const window = 6 * time.Second
+	time.Sleep(window)
+	fastFrames, slowFrames := fast.Assembled()-fastBefore, slow.Assembled()-slowBefore
+	t.Logf("in %v: fast viewer %d frames (lost %d packets, longest gap %v), slow viewer %d frames",
+		window, fastFrames, fast.Lost()-fastLost, fast.MaxFreeze().Round(time.Millisecond), slowFrames)
+	if st, err := link.InServer("tc", "-s", "class", "show", "dev", dev); err == nil {
+		t.Logf("tc classes:\n%s", st)
+	}
+	// 30 fps less scheduling noise on a loaded machine.
+	if fastFrames < int64(window.Seconds()*24) {
+		t.Errorf("the fast viewer got %d frames in %v", fastFrames, window)
+	}
+	if f := fast.MaxFreeze(); f > time.Second {
+		t.Errorf("the fast viewer froze for %v", f)
+	}
+	if n := fast.Lost() - fastLost; n > 0 {
+		t.Errorf("the fast viewer lost %d packets", n)
+	}
+	if slowFrames >= fastFrames {
+		t.Errorf("the limit did not slow the slow viewer down (%d frames vs %d)", slowFrames, fastFrames)
 	}
 }
