@@ -40,6 +40,7 @@ const T = {
   control: 10_000,
   focus: 5_000,
   typed: 10_000,
+  quality: 15_000,
 }
 
 /* ------------------------------------------------------------------ */
@@ -530,6 +531,33 @@ async function main() {
       100,
     )
     timings.typed_ms = ms(typedStart)
+  })
+
+  // The quality menu lists the server's qualities and "Auto"; a choice
+  // shows once the server confirmed it (signal/video).
+  await step('quality menu', T.quality, async (deadline) => {
+    const menu = '[data-testid="quality"]'
+    const options = await page.$$eval(`${menu} option`, (els) => els.map((el) => el.value))
+    if (JSON.stringify(options) !== JSON.stringify(['auto', 'hq', 'lq'])) {
+      fail(`quality options are ${JSON.stringify(options)}, expected ["auto","hq","lq"]`)
+    }
+    // data-video / data-auto reflect what the server reports.
+    for (const [choice, video, auto] of [
+      ['lq', 'lq', 'false'],
+      ['auto', 'lq', 'true'],
+    ]) {
+      await page.selectOption(menu, choice)
+      let state
+      await poll(
+        deadline,
+        async () => {
+          state = await page.$eval(menu, (el) => [el.dataset.video, el.dataset.auto, el.value])
+          return state[0] === video && state[1] === auto && state[2] === choice
+        },
+        async () =>
+          `after choosing ${choice}: server video ${state?.[0]}, auto ${state?.[1]}, menu ${state?.[2]}`,
+      )
+    }
   })
 }
 

@@ -47,6 +47,16 @@ func TestWebClientEndToEnd(t *testing.T) {
 		"runtime.app":           "",
 		"runtime.url":           "data:text/html," + url.PathEscape(remotePage),
 		"runtime.devtools_port": cdp,
+		// Two qualities and the estimator, for the quality menu.
+		"capture.video.ids": []string{"hq", "lq"},
+		"capture.video.pipelines": `{
+			"hq": {"gst_encoder": "vp8enc", "gst_params": {"deadline": 1, "cpu-used": 16, "threads": 1, "end-usage": "cbr",
+				"target-bitrate": 3000000, "lag-in-frames": 0, "keyframe-max-dist": "fps * 4"}},
+			"lq": {"width": "width / 2", "height": "height / 2", "gst_encoder": "vp8enc",
+				"gst_params": {"deadline": 1, "cpu-used": 16, "threads": 1, "end-usage": "cbr", "target-bitrate": 800000,
+				"lag-in-frames": 0, "keyframe-max-dist": "fps * 4"}}
+		}`,
+		"webrtc.estimator.enabled": true,
 	})
 
 	artifacts, _ := filepath.Abs("artifacts")

@@ -140,6 +140,16 @@ describe('NekoClient', () => {
     expect(streams).toHaveLength(2)
     expect((streams[1] as FakeMediaStream).getTracks()).toHaveLength(2)
 
+    const videos: unknown[] = []
+    client.events.on('video', (v) => videos.push(v))
+    client.setVideo('sd', true)
+    expect(ws.messages.at(-1)).toEqual({
+      event: 'signal/video',
+      payload: { selector: { id: 'sd', type: 'exact' }, auto: true },
+    })
+    ws.receive('signal/video', { disabled: false, id: 'sd', video: 'sd', auto: true })
+    expect(videos).toEqual([{ disabled: false, id: 'sd', video: 'sd', auto: true }])
+    expect(client.video?.auto).toBe(true)
     ws.receive('signal/video', { disabled: false, id: 'hd', video: 'hd' })
     ws.receive('signal/audio', { disabled: false })
     ws.receive('signal/restart', { sdp: 'RESTART' })

@@ -34,6 +34,7 @@ import {
   type ScreenSize,
   type SessionInfo,
   type Settings,
+  type SignalVideo,
   type SystemInitPayload,
 } from './protocol'
 import {
@@ -93,6 +94,8 @@ export interface NekoClientEvents {
   cursorPosition: Point
   /** Round-trip time of the data channel in ms (ping / pong). */
   rtt: number
+  /** The video this session receives changed (quality, auto, on/off). */
+  video: SignalVideo
 }
 
 export interface PageLocation {
@@ -254,6 +257,19 @@ export class NekoClient {
     this.connection.send(CONTROL_RELEASE, null)
   }
 
+  /** The video this session receives, once the server said. */
+  get video(): SignalVideo | null {
+    return this.signaling.video
+  }
+
+  /**
+   * Receive quality `id`, or (with `auto`) let the server's bandwidth
+   * estimator choose; the server answers with the new state (`video`).
+   */
+  setVideo(id: string | null, auto = false): void {
+    this.signaling.setVideo(id, auto)
+  }
+
   toggleControl(): void {
     if (this.isHost) this.releaseControl()
     else this.requestControl()
@@ -346,6 +362,7 @@ export class NekoClient {
       this.events.emit('dataChannel', open)
     })
     this.signaling.events.on('data', (data) => this.handleData(data))
+    this.signaling.events.on('video', (v) => this.events.emit('video', v))
     this.signaling.events.on('state', (state) => {
       this.events.emit('peer', state)
       if (state === 'failed') {

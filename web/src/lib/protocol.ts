@@ -93,6 +93,13 @@ export interface VideoSelector {
   auto: boolean
 }
 
+/** `signal/video` as a client sends it: choose a quality, or `auto`. */
+export interface SignalVideoRequestPayload {
+  disabled?: boolean
+  selector?: { id: string; type: 'exact' | 'nearest' | 'lower' | 'higher' } | null
+  auto?: boolean
+}
+
 export interface SignalVideo {
   disabled: boolean
   id?: string
@@ -264,6 +271,7 @@ export interface ClientEventMap {
   [SIGNAL_REQUEST]: SignalRequestPayload
   [SIGNAL_ANSWER]: SignalSdpPayload
   [SIGNAL_CANDIDATE]: SignalCandidatePayload
+  [SIGNAL_VIDEO]: SignalVideoRequestPayload
   [CONTROL_REQUEST]: null
   [CONTROL_RELEASE]: null
   [CONTROL_MOVE]: ControlPosPayload

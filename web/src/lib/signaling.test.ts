@@ -60,6 +60,24 @@ describe('Signaling', () => {
     ])
   })
 
+  it('asks for a quality or auto with signal/video and keeps it for the next request', () => {
+    const { signaling, sent } = setup()
+    signaling.setVideo('lq', false)
+    signaling.setVideo('lq', true)
+    signaling.request()
+    expect(sent).toEqual([
+      { event: 'signal/video', payload: { selector: { id: 'lq', type: 'exact' }, auto: false } },
+      { event: 'signal/video', payload: { selector: { id: 'lq', type: 'exact' }, auto: true } },
+      {
+        event: 'signal/request',
+        payload: {
+          video: { disabled: false, selector: { id: 'lq', type: 'exact' }, auto: true },
+          audio: { disabled: false },
+        },
+      },
+    ])
+  })
+
   it('answers the server offer with the given ICE servers', async () => {
     const { signaling, sent } = setup()
     await signaling.handleProvide(provide('offer-sdp'))

@@ -8,6 +8,7 @@ import {
   SIGNAL_ANSWER,
   SIGNAL_CANDIDATE,
   SIGNAL_REQUEST,
+  SIGNAL_VIDEO,
   type ClientEvent,
   type ClientEventMap,
   type IceCandidate,
@@ -116,6 +117,8 @@ export class Signaling {
 
   video: SignalVideo | null = null
   audio: SignalAudio | null = null
+  /** The quality asked for (null: the server's default), and `auto`. */
+  videoPreference: { id: string | null; auto: boolean } = { id: null, auto: false }
 
   constructor(options: SignalingOptions) {
     this.options = options
@@ -155,10 +158,21 @@ export class Signaling {
 
   /** Ask the server for a peer connection (it answers with `signal/provide`). */
   request(): void {
+    const { id, auto } = this.videoPreference
     this.options.send(SIGNAL_REQUEST, {
-      video: { disabled: false, selector: null, auto: false },
+      video: { disabled: false, selector: id ? { id, type: 'exact' } : null, auto },
       audio: { disabled: false },
     })
+  }
+
+  /**
+   * Choose a video quality, or let the server choose (`auto`, when its
+   * bandwidth estimator is on); kept for the next peer too. The server
+   * answers with `signal/video`.
+   */
+  setVideo(id: string | null, auto: boolean): void {
+    this.videoPreference = { id, auto }
+    this.options.send(SIGNAL_VIDEO, { selector: id ? { id, type: 'exact' } : null, auto })
   }
 
   /** `signal/provide`: the server's offer for a new peer connection. */

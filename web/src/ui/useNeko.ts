@@ -12,6 +12,7 @@ import type {
   Point,
   ScreenSize,
   SessionInfo,
+  SignalVideo,
 } from '../lib'
 
 export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInfo) => void) {
@@ -31,6 +32,9 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
   const cursorPosition = shallowRef<Point | null>(client.cursorPosition)
   /** Data channel round-trip time (ms), null until measured. */
   const rtt = ref<number | null>(client.rtt)
+  /** The qualities the server offers, and the one we receive. */
+  const videos = ref<string[]>([...client.videos])
+  const video = shallowRef<SignalVideo | null>(client.video)
 
   const me = computed(() => sessions.value.find((s) => s.id === sessionId.value) ?? null)
   const canHost = computed(() => me.value?.profile.can_host ?? false)
@@ -49,7 +53,9 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
     client.events.on('init', (p) => {
       sessionId.value = p.session_id
       requests.value = []
+      videos.value = [...(p.webrtc?.videos ?? [])]
     }),
+    client.events.on('video', (v) => (video.value = { ...v })),
     client.events.on('sessions', (map) => (sessions.value = [...map.values()])),
     client.events.on('host', (h) => {
       hostId.value = h.hostId
@@ -104,6 +110,8 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
     cursorImage,
     cursorPosition,
     rtt,
+    videos,
+    video,
     dismissRequest,
   }
 }
