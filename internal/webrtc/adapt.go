@@ -59,9 +59,9 @@ type adapter struct {
 type observation struct {
 	now      time.Time
 	estimate int // bit/s
-	// decreasedAt is the last time the estimator saw congestion (see
+	// congestedAt is the last time the estimator saw congestion (see
 	// congestedNow).
-	decreasedAt time.Time
+	congestedAt time.Time
 	// cur is the viewer's stream's bit rate now; higher the peak rate of
 	// the next better quality (0: never measured), for probes; lower
 	// reports whether a lower quality exists, higher > 0 or higherExists
@@ -172,7 +172,7 @@ func (a *adapter) tick(o observation) decision {
 	if a.lastTick.IsZero() {
 		a.lastTick, a.stableSince, a.lastEstimate = now, now, o.estimate
 	}
-	congested := !o.decreasedAt.IsZero() && o.decreasedAt.After(a.lastTick) && !o.decreasedAt.Before(a.settleUntil)
+	congested := !o.congestedAt.IsZero() && o.congestedAt.After(a.lastTick) && !o.congestedAt.Before(a.settleUntil)
 	grew := o.estimate > a.lastEstimate
 	fell := float64(o.estimate) < float64(a.lastEstimate)*collapseFall
 	a.lastTick, a.lastEstimate = now, o.estimate

@@ -25,7 +25,7 @@ type sim struct {
 	cur, higher   int
 	higherExists  bool
 	lowerExists   bool
-	decreasedAt   time.Time
+	congestedAt   time.Time
 	estimate      int
 	currentSwitch bool
 	// what the viewer's feedback says of the running probe
@@ -45,9 +45,9 @@ func newSim(t *testing.T, probes bool) *sim {
 func (s *sim) step(congested bool) decision {
 	s.now = s.now.Add(estCfg.ReadInterval)
 	if congested {
-		s.decreasedAt = s.now.Add(-time.Millisecond)
+		s.congestedAt = s.now.Add(-time.Millisecond)
 	}
-	d := s.a.tick(observation{now: s.now, estimate: s.estimate, decreasedAt: s.decreasedAt,
+	d := s.a.tick(observation{now: s.now, estimate: s.estimate, congestedAt: s.congestedAt,
 		cur: s.cur, higher: s.higher, higherExists: s.higherExists, lowerExists: s.lowerExists,
 		currentSwitch: s.currentSwitch, probe: func(time.Time) probeWindow {
 			send := s.probeSend

@@ -34,7 +34,7 @@ func (p *peer) adapt() {
 	cfg := p.m.opts.Config.Estimator
 	var (
 		mu          sync.Mutex
-		decreasedAt time.Time
+		congestedAt time.Time
 		// poke runs a decision at once on congestion: a collapsed path
 		// or a probe that congests it must not wait for the next read.
 		poke = make(chan struct{}, 1)
@@ -59,7 +59,7 @@ func (p *peer) adapt() {
 			}
 			if congestedNow(p.bwe.GetStats()) {
 				mu.Lock()
-				decreasedAt = time.Now()
+				congestedAt = time.Now()
 				mu.Unlock()
 				select {
 				case poke <- struct{}{}:
@@ -91,11 +91,11 @@ func (p *peer) adapt() {
 		}
 		active = true
 		mu.Lock()
-		dec := decreasedAt
+		dec := congestedAt
 		mu.Unlock()
 		src := p.m.ladder[idx]
 		o := observation{
-			now: now, estimate: est, decreasedAt: dec, cur: src.meter.Rate(),
+			now: now, estimate: est, congestedAt: dec, cur: src.meter.Rate(),
 			lowerExists: idx+1 < len(p.m.ladder), higherExists: idx > 0,
 			currentSwitch: id != lastID && lastID != "",
 		}

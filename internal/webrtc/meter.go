@@ -42,13 +42,12 @@ func (m *rateMeter) add(now time.Time, n int) {
 	if el < meterWindow {
 		return
 	}
-	rate := float64(m.bytes*8) / el.Seconds()
-	old := float64(m.rate.Load())
-	if old > 0 {
-		rate = old + meterWeight*(rate-old)
+	win := float64(m.bytes*8) / el.Seconds()
+	rate := win
+	if old := float64(m.rate.Load()); old > 0 {
+		rate = old + meterWeight*(win-old)
 	}
 	m.rate.Store(uint64(rate))
-	win := float64(m.bytes*8) / el.Seconds()
 	m.peak.Store(uint64(math.Max(win, float64(m.peak.Load())*peakDecay)))
 	m.fps.Store(math.Float64bits(float64(m.samples) / el.Seconds()))
 	m.start, m.bytes, m.samples = now, 0, 0

@@ -91,13 +91,9 @@ type viewerTrack struct {
 	padded atomic.Uint64 // padding packets written (probes)
 	resent atomic.Uint64 // packets sent again on a NACK
 
-	// probe is the bit rate (media included) the writer pads the track up
-	// to while the bandwidth estimator tests a better quality; 0: off. It
-	// ramps from probeFrom to it over probeRamp from probeStart, so that
-	// a path that cannot carry it shows a growing queue (and the probe
-	// ends) before its buffer overflows and the viewer loses media.
-	probe     atomic.Int64
-	probePlan atomic.Pointer[probePlan]
+	// probe is the rate (media included) the writer pads the track up to
+	// while the bandwidth estimator tests a better quality; nil: off.
+	probe     atomic.Pointer[probePlan]
 	probeKick chan struct{}
 	// meter, if set, records the packets sent while probing.
 	meter *probeMeter
@@ -387,20 +383,17 @@ func (t *viewerTrack) run() {
 				t.requestKeyframe(true)
 			}
 		case <-t.probeKick:
-			if t.probe.Load() > 0 && ticker == nil {
+			if t.probe.Load() != nil && ticker == nil {
 				ticker = time.NewTicker(probeTick)
 				tick, last, t.credit = ticker.C, time.Now(), 0
 			}
 		case now := <-tick:
-			rate := t.probe.Load()
-			if rate <= 0 {
+			plan := t.probe.Load()
+			if plan == nil {
 				stopTicker()
 				continue
 			}
-			if plan := t.probePlan.Load(); plan != nil {
-				rate = plan.rate(now)
-			}
-			t.pad(rate, now.Sub(last))
+			t.pad(plan.rate(now), now.Sub(last))
 			last = now
 		case <-t.done:
 			return
@@ -421,6 +414,9 @@ const (
 	probeDebtLimit = 500 * time.Millisecond
 )
 
+// probePlan ramps from `from` to `to` over ramp from start, so that a path
+// that cannot carry the target shows a growing queue (and the probe ends)
+// before its buffer overflows and the viewer loses media.
 type probePlan struct {
 	from, to int64
 	start    time.Time
@@ -442,8 +438,7 @@ func (t *viewerTrack) startProbe(from, rate int, ramp time.Duration) {
 	if t.meter != nil {
 		t.meter.begin()
 	}
-	t.probePlan.Store(&probePlan{from: int64(min(from, rate)), to: int64(rate), start: time.Now(), ramp: ramp})
-	t.probe.Store(int64(rate))
+	t.probe.Store(&probePlan{from: int64(min(from, rate)), to: int64(rate), start: time.Now(), ramp: ramp})
 	select {
 	case t.probeKick <- struct{}{}:
 	default:
@@ -451,7 +446,7 @@ func (t *viewerTrack) startProbe(from, rate int, ramp time.Duration) {
 }
 
 func (t *viewerTrack) stopProbe() {
-	t.probe.Store(0)
+	t.probe.Store(nil)
 	if t.meter != nil {
 		t.meter.stop()
 	}
@@ -459,7 +454,7 @@ func (t *viewerTrack) stopProbe() {
 
 // probed records a packet just written while a probe runs.
 func (t *viewerTrack) probed(b *binding, payload int) {
-	if t.meter == nil || b.twcc == 0 || t.probe.Load() <= 0 {
+	if t.meter == nil || b.twcc == 0 || t.probe.Load() == nil {
 		return
 	}
 	var ext rtp.TransportCCExtension
@@ -553,11 +548,11 @@ func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
 	t.lastWrite = time.Now()
 	t.written = true
 	t.marker = p.Marker || t.kind != webrtc.RTPCodecTypeVideo
-	if t.probe.Load() > 0 {
+	if plan := t.probe.Load(); plan != nil {
 		// Media counts towards the probe rate; a burst (a keyframe) may
 		// leave some debt, not an unbounded one.
 		t.credit -= int64(len(p.Payload) + 12)
-		if debt := -t.probe.Load() / 8 * int64(probeDebtLimit) / int64(time.Second); t.credit < debt {
+		if debt := -plan.to / 8 * int64(probeDebtLimit) / int64(time.Second); t.credit < debt {
 			t.credit = debt
 		}
 	}

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,32 @@ var estimatorQualities = map[string]any{
 	"webrtc.nat1to1": []string{},
 }
 
+// noisyStackOnLink starts a stack whose media goes over a netns link and
+// paints noise on its screen (30 fps, 480x270) until the test ends. ctx
+// bounds the test.
+func noisyStackOnLink(t *testing.T, opts map[string]any, timeout time.Duration) (*netns.Link, *stack.Stack, context.Context) {
+	t.Helper()
+	// First, so that its cleanup runs after the stack's and the viewers'.
+	link := netns.New(t)
+	s := stack.StartWith(t, opts, stack.Extra{Net: link.ServerNet()})
+	paint, err := stack.NewPainter(s.Display, 30, 30, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	noise := make(chan error, 1)
+	go func() { noise <- paint.Noise(ctx, 0, 0, 480, 270, 30) }()
+	// Registered after the stack's: runs before it stops.
+	t.Cleanup(func() {
+		cancel()
+		if err := <-noise; err != nil {
+			t.Errorf("painting noise: %v", err)
+		}
+		paint.Close()
+	})
+	return link, s, ctx
+}
+
 // videoSwitches collects the signal/video events a client receives.
 type videoSwitches struct {
 	ch <-chan json.RawMessage
@@ -70,23 +97,7 @@ func (v videoSwitches) none(what string, d time.Duration) {
 // path is free again and the viewer goes back up. The viewer never goes
 // more than a second without a decodable frame.
 func TestEstimatorFollowsLimitedLink(t *testing.T) {
-	link := netns.New(t)
-	s := stack.StartWith(t, estimatorQualities, stack.Extra{Net: link.ServerNet()})
-	paint, err := stack.NewPainter(s.Display, 30, 30, 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer paint.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	noise := make(chan error, 1)
-	go func() { noise <- paint.Noise(ctx, 0, 0, 480, 270, 30) }()
-	defer func() {
-		cancel()
-		if err := <-noise; err != nil {
-			t.Errorf("painting noise: %v", err)
-		}
-	}()
+	link, s, ctx := noisyStackOnLink(t, estimatorQualities, 150*time.Second)
 
 	c := login(t, s, "auto", "neko")
 	switches := videoSwitches{ch: c.Subscribe(types.EventSignalVideo), t: t}
@@ -172,28 +183,9 @@ func waitAssembled(t *testing.T, md *viewer.Media, n int64, timeout time.Duratio
 // every frame, decodable, at full rate: a viewer that cannot keep up costs
 // the others nothing.
 func TestSlowViewerOnLimitedLink(t *testing.T) {
-	link := netns.New(t)
-	opts := map[string]any{}
-	for k, v := range estimatorQualities {
-		opts[k] = v
-	}
+	opts := maps.Clone(estimatorQualities)
 	opts["webrtc.estimator.enabled"] = false
-	s := stack.StartWith(t, opts, stack.Extra{Net: link.ServerNet()})
-	paint, err := stack.NewPainter(s.Display, 30, 30, 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer paint.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	noise := make(chan error, 1)
-	go func() { noise <- paint.Noise(ctx, 0, 0, 480, 270, 30) }()
-	defer func() {
-		cancel()
-		if err := <-noise; err != nil {
-			t.Errorf("painting noise: %v", err)
-		}
-	}()
+	link, s, ctx := noisyStackOnLink(t, opts, 90*time.Second)
 
 	start := func(name string) *viewer.Media {
 		c := login(t, s, name, "neko")
