@@ -40,6 +40,12 @@ type Options struct {
 	// only: they put the media path into a network namespace
 	// (test/netns).
 	Net transport.Net
+	// WebcamFrames, if set, receives the frames decoded from clients'
+	// webcams instead of capture.webcam.device. Tests only: machines
+	// without the v4l2loopback module have no device, and tests check
+	// the frames themselves. capture.webcam.enabled and the device's
+	// existence are still required.
+	WebcamFrames func(frame []byte)
 }
 
 // Info describes a started server.
@@ -92,6 +98,8 @@ func (a *App) start(ctx context.Context) error {
 		return fmt.Errorf("app: listen on %s (server.bind): %w", cfg.Server.Bind, err)
 	}
 	a.listener = ln
+	// The public address is asked for while the desktop starts.
+	publicIP := a.fetchPublicIP(ctx)
 	local := localURL(ln.Addr().(*net.TCPAddr), cfg.Server.Cert != "", cfg.Server.PathPrefix)
 	display := cfg.Desktop.Display
 	pulseServer := ""
@@ -155,10 +163,11 @@ func (a *App) start(ctx context.Context) error {
 	dialogInit := a.wireDesktop()
 
 	cursorImage, pointer := a.cursorOptions()
-	mic, webcam := a.upstream(pulseServer)
+	mic, webcam, webcamErr := a.upstream(pulseServer)
 	a.webrtc, err = webrtc.New(webrtc.Options{
 		Config:       cfg.WebRTC,
 		BindLoopback: isLoopbackBind(cfg.Server.Bind),
+		PublicIP:     <-publicIP,
 		VideoCodec:   cfg.Capture.VideoCodec,
 		AudioCodec:   cfg.Capture.AudioCodec,
 		Videos:       a.videoStreams(),
@@ -167,7 +176,8 @@ func (a *App) start(ctx context.Context) error {
 		Sessions:     a.sessions,
 		Desktop:      a.desktop,
 		Microphone:   mic,
-		WebcamError:  webcam,
+		Webcam:       webcam,
+		WebcamError:  webcamErr,
 		Cursor:       cursorImage,
 		Pointer:      pointer,
 		Net:          a.opts.Net,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -150,27 +151,43 @@ func toCursor(c desktop.CursorImage) webrtc.CursorImage {
 }
 
 // upstream returns what plays clients' microphones (nil when
-// capture.microphone.enabled is off) and why webcams are refused.
-func (a *App) upstream(pulseServer string) (webrtc.Microphone, string) {
+// capture.microphone.enabled is off) and webcams (nil, with the reason,
+// when capture.webcam.enabled is off or the device is missing).
+func (a *App) upstream(pulseServer string) (webrtc.Microphone, webrtc.Webcam, string) {
 	cfg := a.cfg.Capture
 	var mic webrtc.Microphone
 	if cfg.MicrophoneEnabled {
 		mic = microphone{capture.NewMicrophone(pulseServer, cfg.MicrophoneDevice, a.log.With("component", "microphone"))}
 	}
-	webcam := "capture.webcam.enabled is off"
-	if cfg.WebcamEnabled {
-		if _, err := os.Stat(cfg.WebcamDevice); err != nil {
-			webcam = "capture.webcam.device " + cfg.WebcamDevice + " is missing (it needs the v4l2loopback kernel module)"
-		} else {
-			webcam = "webcam upstream is not implemented yet"
-		}
+	if !cfg.WebcamEnabled {
+		return mic, nil, "capture.webcam.enabled is off"
 	}
-	return mic, webcam
+	// Checked once at start: the module is loaded on the host, before
+	// neko runs; a device that vanishes later fails each client's Open.
+	if _, err := os.Stat(cfg.WebcamDevice); err != nil {
+		return mic, nil, "capture.webcam.device " + cfg.WebcamDevice + " is missing (it needs the v4l2loopback kernel module)"
+	}
+	cam := capture.NewWebcam(capture.WebcamOptions{
+		Device: cfg.WebcamDevice, Width: cfg.WebcamWidth, Height: cfg.WebcamHeight,
+		Frames: a.opts.WebcamFrames, Logger: a.log.With("component", "webcam"),
+	})
+	return mic, webcam{cam}, ""
 }
 
 type microphone struct{ m *capture.Microphone }
 
 func (m microphone) Open(pt uint8) (webrtc.RTPPlayer, error) { return m.m.Open(pt) }
+
+type webcam struct{ w *capture.Webcam }
+
+func (w webcam) Open(mimeType string, pt uint8, clockRate uint32) (webrtc.RTPPlayer, error) {
+	s, err := w.w.Open(mimeType, pt, clockRate)
+	if err != nil {
+		// Not s: a nil *WebcamStream would be a non-nil RTPPlayer.
+		return nil, err
+	}
+	return s, nil
+}
 
 // apiDesktop is the desktop as the REST API sees it, with screenshots
 // encoded by GStreamer (libjpeg-turbo): ~3x faster than Go's encoder at
@@ -184,4 +201,26 @@ func (d apiDesktop) ScreenshotJPEG(quality int) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return capture.Screenshot(ctx, d.display, quality, "")
+}
+
+// fetchPublicIP asks webrtc.ip_retrieval_url for the public address when
+// webrtc.nat1to1 is empty (as the reference does); the channel yields the
+// address, or an invalid one when there is none.
+func (a *App) fetchPublicIP(ctx context.Context) <-chan netip.Addr {
+	ch := make(chan netip.Addr, 1)
+	url := a.cfg.WebRTC.IPRetrievalURL
+	if len(a.cfg.WebRTC.NAT1To1) > 0 || url == "" {
+		ch <- netip.Addr{}
+		return ch
+	}
+	go func() {
+		addr, err := webrtc.FetchPublicIP(ctx, url)
+		if err != nil {
+			a.log.Warn("public IP retrieval failed; offering the local addresses only (set webrtc.nat1to1 behind NAT)", "err", err)
+		} else {
+			a.log.Info("public IP retrieved; offered beside the local addresses", "ip", addr.String(), "url", url)
+		}
+		ch <- addr
+	}()
+	return ch
 }

@@ -31,11 +31,13 @@ type Stream struct {
 	pipeline *gst.Pipeline
 	// handler is read on the streaming thread without s.mu: stopping a
 	// pipeline holds s.mu while it waits for that thread to finish.
-	handler   atomic.Pointer[func(Sample)]
-	lastKey   time.Time
+	handler atomic.Pointer[func(Sample)]
+	// keyAsked is when the keyframe now on its way was forced (UnixNano;
+	// 0: none). The streaming thread clears it at the next keyframe, so
+	// it is atomic rather than under s.mu.
+	keyAsked  atomic.Int64
 	generated int // pipelines started, for tests and metrics
 	restart   *time.Timer
-	keyTimer  *time.Timer // a merged keyframe request waiting its turn
 }
 
 // NewStream makes a stream whose pipeline description comes from desc (it
@@ -100,43 +102,29 @@ func (s *Stream) Running() bool {
 }
 
 // RequestKeyframe asks the encoder for a keyframe (a viewer joined or sent
-// a PLI/FIR). Requests closer than minKeyInterval are merged: a burst of
-// PLIs from many viewers costs one keyframe, and a request that comes too
-// soon after the last keyframe is served when the interval is over (never
-// dropped: a viewer may be waiting for exactly that keyframe).
+// a PLI/FIR). A request made while a forced keyframe is on its way is
+// served by that one: the viewer asked before it was delivered, so it
+// will receive it. A burst of joins or PLIs therefore costs one keyframe
+// per encoder round trip (about a frame), and no viewer waits for a
+// fixed merge window to pass.
 func (s *Stream) RequestKeyframe() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pipeline == nil || s.kind != "video" {
 		return
 	}
-	wait := minKeyInterval - time.Since(s.lastKey)
-	if wait <= 0 {
-		s.forceKeyframeLocked()
+	now := time.Now().UnixNano()
+	if asked := s.keyAsked.Load(); asked != 0 && now-asked < int64(keyInFlightTimeout) {
 		return
 	}
-	if s.keyTimer != nil {
-		return // one is already scheduled
-	}
-	p := s.pipeline
-	s.keyTimer = time.AfterFunc(wait, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.keyTimer = nil
-		if s.pipeline == p {
-			s.forceKeyframeLocked()
-		}
-	})
-}
-
-func (s *Stream) forceKeyframeLocked() {
-	s.lastKey = time.Now()
+	s.keyAsked.Store(now)
 	s.pipeline.ForceKeyframe()
 }
 
-// minKeyInterval merges keyframe requests; short, because a viewer that
-// just connected must not wait for the next regular keyframe.
-const minKeyInterval = 100 * time.Millisecond
+// keyInFlightTimeout bounds how long requests wait on a forced keyframe
+// that has not appeared (an encoder may ignore a request made while it
+// reconfigures); after it, the next request forces another.
+const keyInFlightTimeout = 300 * time.Millisecond
 
 // Restart rebuilds the pipeline (e.g. after a screen size change) without
 // dropping viewers.
@@ -173,7 +161,7 @@ func (s *Stream) startLocked() error {
 	}
 	s.pipeline = p
 	s.generated++
-	s.lastKey = time.Time{}
+	s.keyAsked.Store(0)
 	s.log.Debug("pipeline started", "pipeline", desc)
 	go s.supervise(p)
 	return nil
@@ -183,10 +171,6 @@ func (s *Stream) stopLocked() {
 	if s.restart != nil {
 		s.restart.Stop()
 		s.restart = nil
-	}
-	if s.keyTimer != nil {
-		s.keyTimer.Stop()
-		s.keyTimer = nil
 	}
 	if s.pipeline == nil {
 		return
@@ -233,6 +217,11 @@ func (s *Stream) supervise(p *gst.Pipeline) {
 
 // deliver runs on the streaming thread and must never take s.mu.
 func (s *Stream) deliver(sample Sample) {
+	if !sample.Delta {
+		// Cleared before the handler hands the keyframe to the viewers:
+		// a request that still sees it in flight is then sure to get it.
+		s.keyAsked.Store(0)
+	}
 	if h := s.handler.Load(); h != nil {
 		(*h)(sample)
 	}

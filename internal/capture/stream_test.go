@@ -43,8 +43,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestKeyframeRequestsMerged: requests in a burst cost one keyframe now and
-// one when the merge interval is over; none is lost.
+// TestKeyframeRequestsMerged: requests made while a forced keyframe is on
+// its way are served by it (a burst costs one keyframe); a request made
+// after it was delivered forces the next one at once.
 func TestKeyframeRequestsMerged(t *testing.T) {
 	s, count := testStream(t)
 	if err := s.Acquire(); err != nil {
@@ -54,10 +55,18 @@ func TestKeyframeRequestsMerged(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		s.RequestKeyframe()
 	}
-	waitUntil(t, "two forced keyframes", func() bool { _, k := count(); return k == 3 })
+	waitUntil(t, "the forced keyframe", func() bool { _, k := count(); return k == 2 })
 	time.Sleep(300 * time.Millisecond)
-	if _, k := count(); k != 3 {
-		t.Fatalf("%d keyframes for a burst of 10 requests, want 1 + 2", k)
+	if _, k := count(); k != 2 {
+		t.Fatalf("%d keyframes for a burst of 10 requests, want 1 + 1", k)
+	}
+	// Delivered: the next request is not merged into it.
+	f0, _ := count()
+	s.RequestKeyframe()
+	waitUntil(t, "a second forced keyframe", func() bool { _, k := count(); return k == 3 })
+	// Served within a few frames, not after a fixed interval.
+	if f, _ := count(); f-f0 > 5 {
+		t.Fatalf("the keyframe came %d frames after the request", f-f0)
 	}
 	s.Release()
 	if s.Running() {

@@ -116,7 +116,7 @@ var Options = []Option{
 	{"webrtc.iceservers.backend", "[]", "ICE servers the server uses, as JSON"},
 	{"webrtc.iceservers.frontend", "[]", "ICE servers sent to clients, as JSON"},
 	{"webrtc.icetrickle", true, "trickle ICE candidates"},
-	{"webrtc.ip_retrieval_url", "https://checkip.amazonaws.com", "URL that answers our public IP (used when nat1to1 is empty and no EPR/mux is local)"},
+	{"webrtc.ip_retrieval_url", "https://checkip.amazonaws.com", "URL answering this host's public IP as plain text; fetched at start when nat1to1 is empty, offered beside the local addresses"},
 	{"webrtc.nat1to1", []string{}, "IPs to advertise instead of the host's"},
 	{"webrtc.tcpmux", 0, "single TCP port for ICE-TCP"},
 	{"webrtc.udpmux", 0, "single UDP port for ICE"},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -49,8 +50,11 @@ type Stream interface {
 type Options struct {
 	Config       config.WebRTC
 	BindLoopback bool // the HTTP server listens on loopback only
-	VideoCodec   string
-	AudioCodec   string
+	// PublicIP, when valid and webrtc.nat1to1 gives no public address, is
+	// offered beside the local addresses (FetchPublicIP).
+	PublicIP   netip.Addr
+	VideoCodec string
+	AudioCodec string
 	// Videos are the video qualities in the order of capture.video.ids:
 	// the first is the default.
 	Videos   []Stream
@@ -64,9 +68,11 @@ type Options struct {
 	Cursor  func() (CursorImage, bool)
 	Pointer func() (x, y int, ok bool)
 	// Microphone plays the audio a client with can_share_media sends
-	// (nil: upstream audio is refused). Webcam is not available here.
+	// (nil: upstream audio is refused).
 	Microphone Microphone
-	// WebcamError, if set, explains why a client's video is refused.
+	// Webcam plays the video a client with can_share_media sends (nil:
+	// upstream video is refused, for the reason in WebcamError).
+	Webcam      Webcam
 	WebcamError string
 	// Net, if set, is the network ICE uses instead of the host's (tests
 	// put the media path into a network namespace with a limited link).
@@ -77,6 +83,14 @@ type Options struct {
 // Microphone opens a player for one client's upstream audio track.
 type Microphone interface {
 	Open(payloadType uint8) (RTPPlayer, error)
+}
+
+// Webcam opens a player for one client's upstream video track of the
+// given codec (a MIME type such as "video/VP8"). It refuses a codec it
+// cannot decode, and a second client while one plays (there is one
+// device).
+type Webcam interface {
+	Open(mimeType string, payloadType uint8, clockRate uint32) (RTPPlayer, error)
 }
 
 // RTPPlayer plays raw RTP packets of one upstream track.
@@ -150,7 +164,7 @@ func New(opts Options) (*Manager, error) {
 			return nil, err
 		}
 	}
-	n, err := newNetwork(opts.Config, opts.BindLoopback, opts.Net, log)
+	n, err := newNetwork(opts.Config, opts.BindLoopback, opts.PublicIP, opts.Net, log)
 	if err != nil {
 		return nil, err
 	}

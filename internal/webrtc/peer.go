@@ -45,6 +45,9 @@ type peer struct {
 	probes   *probeMeter  // with bwe: what the viewer's feedback says of probes
 	estimate atomic.Int64 // bit/s, last read
 	done     chan struct{}
+	// mediaReady is closed once the first request's capture has started
+	// (or failed); nil for a peer made without newPeer.
+	mediaReady chan struct{}
 
 	mu            sync.Mutex
 	videoID       string // selected quality, also while disabled
@@ -120,11 +123,35 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		})
 	})
 	pc.OnConnectionStateChange(p.onState)
-	// Media a client sends (webcam, microphone) is not used yet; reading
-	// it keeps pion's buffers from filling.
+	// The viewer's first frame must be a keyframe made after DTLS is up.
+	// Asked for once ICE connects, it is on its way while the handshake
+	// runs, and a viewer that becomes ready meanwhile is served by it
+	// (capture merges requests into the keyframe in flight) instead of
+	// waiting a whole encode after the handshake.
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateConnected && p.video != nil {
+			p.video.requestKeyframe(true)
+		}
+	})
+	// Media a client sends (microphone, webcam) is played on the desktop
+	// or, if refused, read and dropped so pion's buffers do not fill.
 	pc.OnTrack(p.upstream)
 
-	// Start capture now, so encoding warms up while ICE and DTLS connect.
+	// Capture starts now, so encoding warms up while ICE and DTLS
+	// connect, and beside the offer: a cold pipeline takes tens of
+	// milliseconds to start, and provide waits for it only before it
+	// reports the media state.
+	p.mediaReady = make(chan struct{})
+	go func() {
+		defer close(p.mediaReady)
+		p.startMedia(req)
+	}()
+	return p, nil
+}
+
+// startMedia applies the request's video and audio choices, which
+// starts their capture, and the estimator's loop.
+func (p *peer) startMedia(req types.SignalRequest) {
 	video := req.Video
 	if video.Disabled == nil {
 		off := false
@@ -154,10 +181,9 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		audio.Disabled = &off
 	}
 	p.setAudio(audio)
-	if bwe != nil && p.video != nil {
+	if p.bwe != nil && p.video != nil {
 		go p.adapt()
 	}
-	return p, nil
 }
 
 // setVideo applies a video request: quality selector, on/off, auto.
@@ -310,6 +336,9 @@ func (p *peer) provide() error {
 	if err != nil {
 		p.close(true)
 		return err
+	}
+	if p.mediaReady != nil {
+		<-p.mediaReady
 	}
 	ice := p.m.opts.Config.ICEServersFrontend
 	if ice == nil {
@@ -625,6 +654,11 @@ func (p *peer) close(notify bool) {
 	}
 	p.mu.Unlock()
 	close(p.done)
+	// A capture start still running would acquire streams after the
+	// tracks released theirs.
+	if p.mediaReady != nil {
+		<-p.mediaReady
+	}
 
 	p.m.removed(p)
 	// Closing the tracks releases their capture streams.
@@ -633,58 +667,5 @@ func (p *peer) close(notify bool) {
 	p.m.opts.Sessions.SetWatching(p.session, false)
 	if notify {
 		p.session.Send(types.EventSignalClose, nil)
-	}
-}
-
-// upstream handles a track the client sends: its microphone goes to the
-// desktop's microphone when its profile has can_share_media; anything else
-// is read and dropped (pion needs the track drained).
-func (p *peer) upstream(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	buf := make([]byte, 1500)
-	drain := func() {
-		for {
-			if _, _, err := t.Read(buf); err != nil {
-				return
-			}
-		}
-	}
-	allowed := p.session.Profile().CanShareMedia
-	switch {
-	case t.Kind() == webrtc.RTPCodecTypeVideo:
-		if allowed && p.m.opts.WebcamError != "" {
-			p.log.Warn("webcam refused", "reason", p.m.opts.WebcamError)
-		}
-		drain()
-		return
-	case !allowed:
-		p.log.Debug("upstream audio refused: the profile lacks can_share_media")
-		drain()
-		return
-	case p.m.opts.Microphone == nil:
-		p.log.Debug("upstream audio refused: capture.microphone.enabled is off")
-		drain()
-		return
-	case !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus):
-		p.log.Warn("upstream audio refused: only Opus is played", "codec", t.Codec().MimeType)
-		drain()
-		return
-	}
-	player, err := p.m.opts.Microphone.Open(uint8(t.PayloadType()))
-	if err != nil {
-		p.log.Error("microphone", "err", err)
-		drain()
-		return
-	}
-	defer player.Close()
-	p.log.Info("microphone connected")
-	for {
-		n, _, err := t.Read(buf)
-		if err != nil {
-			p.log.Info("microphone disconnected")
-			return
-		}
-		if err := player.WriteRTP(buf[:n]); err != nil {
-			p.log.Debug("microphone write", "err", err)
-		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -23,7 +24,7 @@ type network struct {
 	closers []func() error
 }
 
-func newNetwork(cfg config.WebRTC, bindLoopback bool, tnet transport.Net, log *slog.Logger) (*network, error) {
+func newNetwork(cfg config.WebRTC, bindLoopback bool, publicIP netip.Addr, tnet transport.Net, log *slog.Logger) (*network, error) {
 	n := &network{}
 	se := &n.se
 	if tnet != nil {
@@ -33,6 +34,11 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, tnet transport.Net, log *s
 	// mDNS candidates are useless to remote viewers and would send
 	// multicast from the server; neko advertises real addresses.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// The cookie exchange (HelloVerifyRequest) proves a client owns its
+	// address; here DTLS only runs on a path ICE has already checked with
+	// the peer's credentials, so it would only cost a round trip on every
+	// join, when many viewers connect at once.
+	se.SetDTLSInsecureSkipHelloVerify(true)
 
 	var loopback, public []string
 	for _, ip := range cfg.NAT1To1 {
@@ -55,6 +61,11 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, tnet transport.Net, log *s
 	}
 	if len(public) > 0 {
 		se.SetNAT1To1IPs(public, webrtc.ICECandidateTypeHost)
+	}
+	if len(public) == 0 && publicIP.IsValid() {
+		if err := publicIPRule(se, publicIP); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.ICELite {
 		se.SetLite(true)

@@ -41,11 +41,13 @@ type Stack struct {
 	done        chan error
 }
 
-// Defaults are the options every test stack uses: loopback only, fixed
-// passwords, no browser (tests paint the screen themselves) unless asked.
+// Defaults are the options every test stack uses: loopback only (no
+// public address asked of the Internet), fixed passwords, no browser
+// (tests paint the screen themselves) unless asked.
 var Defaults = map[string]any{
 	"server.bind":                     "127.0.0.1:0",
 	"webrtc.nat1to1":                  []string{"127.0.0.1"},
+	"webrtc.ip_retrieval_url":         "",
 	"member.multiuser.admin_password": "admin",
 	"member.multiuser.user_password":  "neko",
 	"runtime.app":                     "sleep 86400",
@@ -66,6 +68,10 @@ type Extra struct {
 	// "webrtc.tcpmux" unset: those sockets are opened on the host's
 	// network, not through Net.
 	Net transport.Net
+	// WebcamFrames, if set, receives the frames the server decodes from
+	// clients' webcams instead of capture.webcam.device (which must still
+	// exist, with capture.webcam.enabled on).
+	WebcamFrames func(frame []byte)
 }
 
 // Start runs a stack with Defaults overridden by opts; it stops at cleanup.
@@ -107,7 +113,7 @@ func StartWith(t TB, opts map[string]any, extra Extra) *Stack {
 	s := &Stack{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan app.Info, 1)
 	go func() {
-		s.done <- app.Run(ctx, app.Options{Config: cfg, Client: web.Dist(), Logger: log, Net: extra.Net, Ready: func(i app.Info) { ready <- i }})
+		s.done <- app.Run(ctx, app.Options{Config: cfg, Client: web.Dist(), Logger: log, Net: extra.Net, WebcamFrames: extra.WebcamFrames, Ready: func(i app.Info) { ready <- i }})
 	}()
 	select {
 	case info := <-ready:
