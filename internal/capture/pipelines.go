@@ -193,7 +193,10 @@ func AudioPipeline(p AudioParams) (string, error) {
 	var enc string
 	switch p.Codec {
 	case "opus":
-		enc = "audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=128000 frame-size=10"
+		// 20 ms frames, as browsers send: 10 ms ones would double the
+		// packets (and the send calls, the main per-viewer cost) for
+		// 10 ms less delay on sound, which video does not need.
+		enc = "audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=128000 frame-size=20"
 	case "g722":
 		enc = "audio/x-raw,rate=16000,channels=1 ! avenc_g722"
 	case "pcmu":

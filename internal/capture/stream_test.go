@@ -3,7 +3,10 @@ package capture
 import (
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -124,5 +127,59 @@ func TestPipelinesDoNotLeak(t *testing.T) {
 		} else if time.Now().After(deadline) {
 			t.Fatalf("descriptors: %d before 30 pipelines, %d after", before, n)
 		}
+	}
+}
+
+func rssMiB(t *testing.T) float64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kib, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return float64(kib) / 1024
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// TestPipelineRestartsKeepMemory: a 720p encoder started and stopped again
+// and again (the last viewer leaves, another comes) gives its memory back;
+// glibc would otherwise keep each stopped pipeline's buffers in the arena
+// of its streaming threads.
+func TestPipelineRestartsKeepMemory(t *testing.T) {
+	s := NewStream("main", "video", func() (string, error) {
+		return "videotestsrc is-live=true pattern=ball ! video/x-raw,width=1280,height=720,framerate=30/1 ! vp8enc deadline=1 cpu-used=16 threads=2 ! appsink name=appsink sync=false", nil
+	}, nil)
+	var frames atomic.Int64
+	s.SetHandler(func(Sample) { frames.Add(1) })
+	t.Cleanup(s.Close)
+	cycle := func() {
+		if err := s.Acquire(); err != nil {
+			t.Fatal(err)
+		}
+		n := frames.Load()
+		waitUntil(t, "frames", func() bool { return frames.Load() > n+3 })
+		s.Release()
+	}
+	for range 3 {
+		cycle()
+	}
+	runtime.GC()
+	before := rssMiB(t)
+	for range 15 {
+		cycle()
+	}
+	runtime.GC()
+	after := rssMiB(t)
+	t.Logf("RSS %.0f MiB after 3 pipelines, %.0f MiB after 15 more", before, after)
+	if after-before > 30 {
+		t.Fatalf("RSS grew by %.0f MiB over 15 pipeline restarts", after-before)
 	}
 }

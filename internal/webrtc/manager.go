@@ -160,7 +160,7 @@ func New(opts Options) (*Manager, error) {
 		m.byID[st.ID()] = src
 	}
 	if opts.Audio != nil {
-		if m.audio, err = newSource(opts.Audio.ID(), webrtc.RTPCodecTypeAudio, opts.Audio, ac, 10*time.Millisecond); err != nil {
+		if m.audio, err = newSource(opts.Audio.ID(), webrtc.RTPCodecTypeAudio, opts.Audio, ac, 20*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}

@@ -159,6 +159,7 @@ func (p *Pipeline) Stop() {
 		if p.sink != nil {
 			p.sink.SetCallbacks(&app.SinkCallbacks{})
 		}
+		releaseFreedMemory()
 		close(p.done)
 	})
 }
