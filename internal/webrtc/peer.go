@@ -36,9 +36,11 @@ type peer struct {
 	audio   *viewerTrack
 
 	// sig serialises the offer/answer exchanges of this peer; videoMu the
-	// changes of its video (client requests, quality adaptation).
+	// changes of its video (client requests, quality adaptation), audioMu
+	// those of its audio.
 	sig     sync.Mutex
 	videoMu sync.Mutex
+	audioMu sync.Mutex
 
 	// bwe is the peer's bandwidth estimator (webrtc.estimator.enabled).
 	bwe      cc.BandwidthEstimator
@@ -46,7 +48,7 @@ type peer struct {
 	estimate atomic.Int64 // bit/s, last read
 	done     chan struct{}
 	// mediaReady is closed once the first request's capture has started
-	// (or failed); nil for a peer made without newPeer.
+	// (or failed), in the background; nil for a peer made without newPeer.
 	mediaReady chan struct{}
 
 	mu            sync.Mutex
@@ -141,16 +143,15 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	// connect, and beside the offer: a cold pipeline takes tens of
 	// milliseconds to start, and provide waits for it only before it
 	// reports the media state.
-	p.mediaReady = make(chan struct{})
-	go func() {
-		defer close(p.mediaReady)
-		p.startMedia(req)
-	}()
+	p.startMedia(req)
 	return p, nil
 }
 
-// startMedia applies the request's video and audio choices, which
-// starts their capture, and the estimator's loop.
+// startMedia settles the request's video and audio state now (the offer
+// reports it) and starts their capture in the background, returning at
+// once: a cold pipeline takes tens of milliseconds to start, which the
+// offer, ICE and DTLS need not wait for. The media locks stay held until
+// the capture has started, so a client's later request applies after it.
 func (p *peer) startMedia(req types.SignalRequest) {
 	video := req.Video
 	if video.Disabled == nil {
@@ -160,52 +161,76 @@ func (p *peer) startMedia(req types.SignalRequest) {
 	if video.Auto == nil && req.Auto {
 		video.Auto = &req.Auto
 	}
-	if err := p.setVideo(video); err != nil {
-		var sel *selectorError
-		switch {
-		case errors.As(err, &sel):
-			// A selector the client got wrong: the default quality.
-			p.log.Debug("video selector refused; using the default quality", "err", err)
-			video.Selector = nil
-			if err := p.setVideo(video); err != nil {
-				p.log.Error("video capture failed", "err", err)
-			}
-		case errors.Is(err, ErrNoVideo):
-		default:
-			p.log.Error("video capture failed", "err", err)
-		}
-	}
 	audio := req.Audio
 	if audio.Disabled == nil {
 		off := false
 		audio.Disabled = &off
 	}
-	p.setAudio(audio)
-	if p.bwe != nil && p.video != nil {
-		go p.adapt()
+	p.videoMu.Lock()
+	startVideo, err := p.resolveVideo(video)
+	var sel *selectorError
+	if errors.As(err, &sel) {
+		// A selector the client got wrong: the default quality.
+		p.log.Debug("video selector refused; using the default quality", "err", err)
+		video.Selector = nil
+		startVideo, err = p.resolveVideo(video)
 	}
+	if err != nil && !errors.Is(err, ErrNoVideo) {
+		p.log.Error("video request", "err", err)
+	}
+	p.audioMu.Lock()
+	startAudio := p.resolveAudio(audio)
+
+	p.mediaReady = make(chan struct{})
+	go func() {
+		defer close(p.mediaReady)
+		if startVideo != nil {
+			if err := startVideo(); err != nil {
+				p.log.Error("video capture failed", "err", err)
+			}
+		}
+		p.videoMu.Unlock()
+		startAudio()
+		p.audioMu.Unlock()
+		if p.bwe != nil && p.video != nil {
+			go p.adapt()
+		}
+	}()
 }
 
 // setVideo applies a video request: quality selector, on/off, auto.
 func (p *peer) setVideo(req types.SignalVideoRequest) error {
 	p.videoMu.Lock()
 	defer p.videoMu.Unlock()
+	start, err := p.resolveVideo(req)
+	if err != nil || start == nil {
+		return err
+	}
+	return start()
+}
+
+// resolveVideo works out what req asks for and records it as the peer's
+// video state; the returned function (nil when there is no video) makes
+// the track follow it, which may start a capture pipeline. On failure the
+// state is what it was. The caller holds videoMu until that has run.
+func (p *peer) resolveVideo(req types.SignalVideoRequest) (func() error, error) {
 	if p.video == nil {
 		p.mu.Lock()
 		p.videoDisabled, p.auto = true, false
 		p.mu.Unlock()
 		if req.Disabled != nil && !*req.Disabled {
-			return ErrNoVideo
+			return nil, ErrNoVideo
 		}
-		return nil
+		return nil, nil
 	}
 	p.mu.Lock()
-	id, disabled, auto := p.videoID, p.videoDisabled, p.auto
+	prevID, prevDisabled, prevAuto := p.videoID, p.videoDisabled, p.auto
 	p.mu.Unlock()
+	id, disabled, auto := prevID, prevDisabled, prevAuto
 	if req.Selector != nil {
 		src, err := p.m.selectVideo(req.Selector)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		id = src.id
 		// Choosing a quality by hand ends automatic choice, unless the
@@ -225,13 +250,20 @@ func (p *peer) setVideo(req types.SignalVideoRequest) error {
 	// as the reference reports when its estimator is off.
 	auto = auto && p.bwe != nil
 
-	if err := p.applyVideo(id, disabled); err != nil {
-		return err
-	}
 	p.mu.Lock()
 	p.videoID, p.videoDisabled, p.auto = id, disabled, auto
 	p.mu.Unlock()
-	return nil
+	return func() error {
+		if err := p.applyVideo(id, disabled); err != nil {
+			p.mu.Lock()
+			if p.videoID == id && p.videoDisabled == disabled && p.auto == auto {
+				p.videoID, p.videoDisabled, p.auto = prevID, prevDisabled, prevAuto
+			}
+			p.mu.Unlock()
+			return err
+		}
+		return nil
+	}, nil
 }
 
 // applyVideo makes quality id feed the video track (or nothing). The
@@ -264,6 +296,15 @@ func (p *peer) applyVideoCut(id string, disabled, cut bool) error {
 
 // setAudio applies an audio request.
 func (p *peer) setAudio(req types.SignalAudioRequest) {
+	p.audioMu.Lock()
+	defer p.audioMu.Unlock()
+	p.resolveAudio(req)()
+}
+
+// resolveAudio records the audio state req asks for; the returned
+// function makes the track follow it (starting the audio capture if
+// needed). The caller holds audioMu until that has run.
+func (p *peer) resolveAudio(req types.SignalAudioRequest) func() {
 	p.mu.Lock()
 	disabled := p.audioDisabled
 	if req.Disabled != nil {
@@ -274,22 +315,24 @@ func (p *peer) setAudio(req types.SignalAudioRequest) {
 	}
 	p.audioDisabled = disabled
 	p.mu.Unlock()
-	if p.audio == nil {
-		return
-	}
-	if disabled {
-		p.audio.clearSource()
-		return
-	}
-	if p.audio.source() == nil {
-		if err := p.m.audio.stream.Acquire(); err != nil {
-			p.log.Error("audio capture failed", "err", err)
-			p.mu.Lock()
-			p.audioDisabled = true
-			p.mu.Unlock()
+	return func() {
+		if p.audio == nil {
 			return
 		}
-		p.audio.setSource(p.m.audio)
+		if disabled {
+			p.audio.clearSource()
+			return
+		}
+		if p.audio.source() == nil {
+			if err := p.m.audio.stream.Acquire(); err != nil {
+				p.log.Error("audio capture failed", "err", err)
+				p.mu.Lock()
+				p.audioDisabled = true
+				p.mu.Unlock()
+				return
+			}
+			p.audio.setSource(p.m.audio)
+		}
 	}
 }
 
@@ -336,9 +379,6 @@ func (p *peer) provide() error {
 	if err != nil {
 		p.close(true)
 		return err
-	}
-	if p.mediaReady != nil {
-		<-p.mediaReady
 	}
 	ice := p.m.opts.Config.ICEServersFrontend
 	if ice == nil {

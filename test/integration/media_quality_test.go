@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -325,5 +326,68 @@ func TestResizeKeepsViewers(t *testing.T) {
 		if st := md.PC().ConnectionState(); st != webrtc.PeerConnectionStateConnected {
 			t.Fatalf("peer state %s", st)
 		}
+	}
+}
+
+// TestChangesRightAfterRequest: signal/video and signal/audio sent the
+// moment signal/provide arrives (while the server may still be starting
+// the capture it began for signal/request) apply after that start, not
+// before it: the viewer ends on the quality and audio state it asked for
+// last.
+func TestChangesRightAfterRequest(t *testing.T) {
+	s := stack.Start(t, twoQualities)
+	paint, err := stack.NewPainter(s.Display, 200, 120, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer paint.Close()
+	c := login(t, s, "viewer", "neko")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	provides := c.Subscribe(types.EventSignalProvide)
+	videos := c.Subscribe(types.EventSignalVideo)
+	sent := make(chan error, 1)
+	off := true
+	go func() {
+		if _, err := viewer.Wait(provides, 10*time.Second); err != nil {
+			sent <- err
+			return
+		}
+		err := c.Send(ctx, types.EventSignalVideo, types.SignalVideoRequest{Selector: &types.VideoSelector{ID: "lq", Type: "exact"}})
+		if err == nil {
+			err = c.Send(ctx, types.EventSignalAudio, types.SignalAudioRequest{Disabled: &off})
+		}
+		sent <- err
+	}()
+	md, err := c.StartMedia(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	// The answer to the request (hq), then the one to signal/video (lq).
+	var last types.SignalVideo
+	deadline := time.After(10 * time.Second)
+	for last.ID != "lq" {
+		select {
+		case raw := <-videos:
+			if err := json.Unmarshal(raw, &last); err != nil {
+				t.Fatal(err)
+			}
+		case <-deadline:
+			t.Fatalf("no signal/video with lq; last %+v", last)
+		}
+	}
+	if _, err := md.WaitColour(viewer.FrameW/4, viewer.FrameH/4, 200, 120, 20, 40, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitKeyframeSize(t, md, 640, 360)
+	// Still lq a while later: an initial start applied late would switch
+	// the track back to hq (at once: a new pipeline starts at a keyframe).
+	mediaPaused(t, "audio", func() int64 { _, _, n, _ := md.Stats(); return n })
+	if w, h := md.KeyframeSize(); w != 640 || h != 360 {
+		t.Fatalf("the viewer went back to %dx%d after choosing lq", w, h)
 	}
 }
