@@ -330,11 +330,8 @@ func (s *subscription) push(pkts []rtp.Packet, key bool, at int64) {
 	if !t.ready.Load() {
 		return
 	}
-	if t.waitKey.Load() {
-		if !key {
-			return
-		}
-		t.waitKey.Store(false)
+	if t.waitKey.Load() && (!key || !t.startAt(s)) {
+		return
 	}
 	select {
 	case t.queue <- queued{pkts: pkts, sub: s, at: at}:
@@ -349,6 +346,23 @@ func (s *subscription) push(pkts []rtp.Packet, key bool, at int64) {
 		}
 		t.drops.Add(1)
 	}
+}
+
+// startAt ends the wait for a keyframe at s's keyframe, unless s no
+// longer feeds the track. The check and the clearing are one step under
+// mu (where cur changes): a source cut away from between push's first
+// check and here must not end the wait meant for the new source's
+// keyframe, which would let the new source's delta frames through first.
+// This runs only for a keyframe while waiting, so the streaming thread
+// rarely takes mu (promote takes it too).
+func (t *viewerTrack) startAt(s *subscription) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cur.Load() != s {
+		return false
+	}
+	t.waitKey.Store(false)
+	return true
 }
 
 // run writes queued packets to the viewer's transport, and padding while
