@@ -38,6 +38,7 @@ type Stream struct {
 	keyAsked  atomic.Int64
 	generated int // pipelines started, for tests and metrics
 	restart   *time.Timer
+	keyRetry  *time.Timer // see retryKeyframeLocked
 }
 
 // NewStream makes a stream whose pipeline description comes from desc (it
@@ -115,10 +116,31 @@ func (s *Stream) RequestKeyframe() {
 	}
 	now := time.Now().UnixNano()
 	if asked := s.keyAsked.Load(); asked != 0 && now-asked < int64(keyInFlightTimeout) {
+		s.retryKeyframeLocked(asked)
 		return
 	}
 	s.keyAsked.Store(now)
 	s.pipeline.ForceKeyframe()
+}
+
+// retryKeyframeLocked forces another keyframe if the one forced at asked
+// has not come after keyInFlightTimeout: requests merged into it must not
+// be lost with it.
+func (s *Stream) retryKeyframeLocked(asked int64) {
+	if s.keyRetry != nil {
+		return
+	}
+	p := s.pipeline
+	wait := time.Duration(asked + int64(keyInFlightTimeout) - time.Now().UnixNano())
+	s.keyRetry = time.AfterFunc(wait, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.keyRetry = nil
+		if s.pipeline == p && s.keyAsked.Load() == asked {
+			s.keyAsked.Store(time.Now().UnixNano())
+			p.ForceKeyframe()
+		}
+	})
 }
 
 // keyInFlightTimeout bounds how long requests wait on a forced keyframe
@@ -171,6 +193,10 @@ func (s *Stream) stopLocked() {
 	if s.restart != nil {
 		s.restart.Stop()
 		s.restart = nil
+	}
+	if s.keyRetry != nil {
+		s.keyRetry.Stop()
+		s.keyRetry = nil
 	}
 	if s.pipeline == nil {
 		return
