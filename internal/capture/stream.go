@@ -38,7 +38,7 @@ type Stream struct {
 	keyAsked  atomic.Int64
 	generated int // pipelines started, for tests and metrics
 	restart   *time.Timer
-	keyRetry  *time.Timer // see retryKeyframeLocked
+	keyRetry  *time.Timer // see forceKeyframeLocked
 }
 
 // NewStream makes a stream whose pipeline description comes from desc (it
@@ -114,38 +114,41 @@ func (s *Stream) RequestKeyframe() {
 	if s.pipeline == nil || s.kind != "video" {
 		return
 	}
-	now := time.Now().UnixNano()
-	if asked := s.keyAsked.Load(); asked != 0 && now-asked < int64(keyInFlightTimeout) {
-		s.retryKeyframeLocked(asked)
+	if asked := s.keyAsked.Load(); asked != 0 && time.Now().UnixNano()-asked < int64(keyInFlightTimeout) {
 		return
 	}
-	s.keyAsked.Store(now)
-	s.pipeline.ForceKeyframe()
+	s.forceKeyframeLocked()
 }
 
-// retryKeyframeLocked forces another keyframe if the one forced at asked
-// has not come after keyInFlightTimeout: requests merged into it must not
-// be lost with it.
-func (s *Stream) retryKeyframeLocked(asked int64) {
+// forceKeyframeLocked forces a keyframe and makes sure the requests it
+// serves are not lost with it: if it has not come after
+// keyInFlightTimeout (an encoder may ignore a request made while it
+// reconfigures), another is forced.
+func (s *Stream) forceKeyframeLocked() {
+	asked := time.Now().UnixNano()
+	s.keyAsked.Store(asked)
+	s.pipeline.ForceKeyframe()
 	if s.keyRetry != nil {
-		return
+		s.keyRetry.Stop()
 	}
 	p := s.pipeline
-	wait := time.Duration(asked + int64(keyInFlightTimeout) - time.Now().UnixNano())
-	s.keyRetry = time.AfterFunc(wait, func() {
+	var retry *time.Timer
+	retry = time.AfterFunc(keyInFlightTimeout, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.keyRetry != retry {
+			return // replaced by a newer keyframe's, or stopped
+		}
 		s.keyRetry = nil
 		if s.pipeline == p && s.keyAsked.Load() == asked {
-			s.keyAsked.Store(time.Now().UnixNano())
-			p.ForceKeyframe()
+			s.forceKeyframeLocked()
 		}
 	})
+	s.keyRetry = retry
 }
 
 // keyInFlightTimeout bounds how long requests wait on a forced keyframe
-// that has not appeared (an encoder may ignore a request made while it
-// reconfigures); after it, the next request forces another.
+// that has not appeared; then another is forced.
 const keyInFlightTimeout = 300 * time.Millisecond
 
 // Restart rebuilds the pipeline (e.g. after a screen size change) without
@@ -204,6 +207,9 @@ func (s *Stream) stopLocked() {
 	p := s.pipeline
 	s.pipeline = nil
 	p.Stop()
+	// Off this lock: trimming waits on every malloc arena, and the
+	// other streams' threads allocate.
+	go gst.ReleaseFreedMemory()
 	s.log.Debug("pipeline stopped")
 }
 

@@ -90,6 +90,8 @@ type Microphone interface {
 // cannot decode, and a second client while one plays (there is one
 // device).
 type Webcam interface {
+	// Open's player may be closed more than once (the peer closes it
+	// when it ends, its reader when the track ends).
 	Open(mimeType string, payloadType uint8, clockRate uint32) (RTPPlayer, error)
 }
 

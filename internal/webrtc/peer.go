@@ -50,6 +50,8 @@ type peer struct {
 	// mediaReady is closed once the first request's capture has started
 	// (or failed), in the background; nil for a peer made without newPeer.
 	mediaReady chan struct{}
+	// provided is closed once signal/provide is sent.
+	provided chan struct{}
 
 	mu            sync.Mutex
 	videoID       string // selected quality, also while disabled
@@ -60,6 +62,7 @@ type peer struct {
 	hasRemote     bool
 	closed        bool
 	connected     bool
+	webcam        RTPPlayer   // the client's camera being played, if any
 	restarting    *time.Timer // ICE restart after failure, until connected
 }
 
@@ -76,7 +79,7 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
 	}
-	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, done: make(chan struct{})}
+	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, done: make(chan struct{}), provided: make(chan struct{})}
 	fail := func(err error) (*peer, error) {
 		p.closeTracks()
 		_ = pc.Close()
@@ -184,18 +187,46 @@ func (p *peer) startMedia(req types.SignalRequest) {
 	p.mediaReady = make(chan struct{})
 	go func() {
 		defer close(p.mediaReady)
+		videoFailed := false
 		if startVideo != nil {
 			if err := startVideo(); err != nil {
 				p.log.Error("video capture failed", "err", err)
+				p.mu.Lock()
+				if p.videoID == "" {
+					p.videoID = p.m.videos[0].id
+				}
+				p.videoDisabled = true
+				p.mu.Unlock()
+				videoFailed = true
 			}
 		}
 		p.videoMu.Unlock()
-		startAudio()
+		audioFailed := !startAudio()
 		p.audioMu.Unlock()
+		if videoFailed || audioFailed {
+			go p.reportMedia(videoFailed, audioFailed)
+		}
 		if p.bwe != nil && p.video != nil {
 			go p.adapt()
 		}
 	}()
+}
+
+// reportMedia tells the client, after the offer, that the video or audio
+// the offer announced could not start (signal/provide reports the state
+// before capture has started).
+func (p *peer) reportMedia(video, audio bool) {
+	select {
+	case <-p.provided:
+	case <-p.done:
+		return
+	}
+	if video {
+		p.session.Send(types.EventSignalVideo, p.videoState())
+	}
+	if audio {
+		p.session.Send(types.EventSignalAudio, p.audioState())
+	}
 }
 
 // setVideo applies a video request: quality selector, on/off, auto.
@@ -303,8 +334,9 @@ func (p *peer) setAudio(req types.SignalAudioRequest) {
 
 // resolveAudio records the audio state req asks for; the returned
 // function makes the track follow it (starting the audio capture if
-// needed). The caller holds audioMu until that has run.
-func (p *peer) resolveAudio(req types.SignalAudioRequest) func() {
+// needed) and reports false when the capture failed, which turns audio
+// off. The caller holds audioMu until that has run.
+func (p *peer) resolveAudio(req types.SignalAudioRequest) func() bool {
 	p.mu.Lock()
 	disabled := p.audioDisabled
 	if req.Disabled != nil {
@@ -315,13 +347,13 @@ func (p *peer) resolveAudio(req types.SignalAudioRequest) func() {
 	}
 	p.audioDisabled = disabled
 	p.mu.Unlock()
-	return func() {
+	return func() bool {
 		if p.audio == nil {
-			return
+			return true
 		}
 		if disabled {
 			p.audio.clearSource()
-			return
+			return true
 		}
 		if p.audio.source() == nil {
 			if err := p.m.audio.stream.Acquire(); err != nil {
@@ -329,10 +361,11 @@ func (p *peer) resolveAudio(req types.SignalAudioRequest) func() {
 				p.mu.Lock()
 				p.audioDisabled = true
 				p.mu.Unlock()
-				return
+				return false
 			}
 			p.audio.setSource(p.m.audio)
 		}
+		return true
 	}
 }
 
@@ -388,6 +421,7 @@ func (p *peer) provide() error {
 	p.session.Send(types.EventSignalProvide, types.SignalProvide{SDP: sdp, ICEServers: ice, Video: video, Audio: audio})
 	p.session.Send(types.EventSignalAudio, audio)
 	p.session.Send(types.EventSignalVideo, video)
+	close(p.provided)
 	// Registered after the first offer, so that it cannot fire for it.
 	p.pc.OnNegotiationNeeded(p.renegotiate)
 	return nil
@@ -692,7 +726,11 @@ func (p *peer) close(notify bool) {
 		p.restarting.Stop()
 		p.restarting = nil
 	}
+	webcam := p.webcam
 	p.mu.Unlock()
+	if webcam != nil {
+		webcam.Close()
+	}
 	close(p.done)
 	// A capture start still running would acquire streams after the
 	// tracks released theirs.

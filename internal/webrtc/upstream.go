@@ -79,6 +79,18 @@ func (p *peer) upstreamVideo(t *webrtc.TrackRemote) {
 		return
 	}
 	defer player.Close()
+	// The device is freed when the peer closes, not when pion's read
+	// ends (it closes the connection in the background): the same client
+	// reconnecting would otherwise find its own old stream holding the
+	// webcam and be refused. Close may run twice; the webcam's is
+	// idempotent.
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.webcam = player
+	p.mu.Unlock()
 	p.log.Info("webcam connected", "codec", codec.MimeType)
 	ssrc := uint32(t.SSRC())
 	// The decoder can only start at a keyframe, and the client's first

@@ -305,3 +305,31 @@ func TestWebcamRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWebcamReconnect: a client that reconnects (a new signal/request
+// replaces its peer) gets the webcam back for its new camera. (The old
+// peer frees the device when it closes; the race this prevents, with
+// pion's background close, is too narrow to hit here reliably.)
+func TestWebcamReconnect(t *testing.T) {
+	s, frames := startWebcamStack(t, nil, false)
+	c := login(t, s, "camera", "neko")
+	waitShows := func(col colour, what string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			n, last := frames.get()
+			if ok, _ := col.shows(last); ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				_, why := col.shows(last)
+				t.Fatalf("%s: the webcam does not show it: %d frames, %s", what, n, why)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	sendWebcam(t, c, camOrange, 15)
+	waitShows(camOrange, "first camera")
+	sendWebcam(t, c, camBlue, 15)
+	waitShows(camBlue, "camera after reconnecting")
+}

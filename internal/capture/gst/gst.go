@@ -159,7 +159,6 @@ func (p *Pipeline) Stop() {
 		if p.sink != nil {
 			p.sink.SetCallbacks(&app.SinkCallbacks{})
 		}
-		releaseFreedMemory()
 		close(p.done)
 	})
 }

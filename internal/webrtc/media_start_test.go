@@ -1,0 +1,108 @@
+package webrtc
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neko-webrtc/neko/internal/config"
+	"github.com/neko-webrtc/neko/internal/session"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// brokenStream is a capture stream whose pipeline fails to start, after
+// the time a real start takes (signal/provide has gone out by then).
+type brokenStream struct{ fakeStream }
+
+func (b *brokenStream) Acquire() error {
+	time.Sleep(100 * time.Millisecond)
+	return errors.New("pipeline failed to start")
+}
+
+// recordingConn keeps the events a session was sent.
+type recordingConn struct {
+	mu     sync.Mutex
+	events []struct {
+		Event   types.Event     `json:"event"`
+		Payload json.RawMessage `json:"payload"`
+	}
+}
+
+func (c *recordingConn) Send(raw []byte) {
+	var m struct {
+		Event   types.Event     `json:"event"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if json.Unmarshal(raw, &m) == nil {
+		c.mu.Lock()
+		c.events = append(c.events, m)
+		c.mu.Unlock()
+	}
+}
+func (c *recordingConn) Close(string) {}
+
+// last returns the payload of the last event ev sent after signal/provide.
+func (c *recordingConn) lastAfterProvide(ev types.Event) (json.RawMessage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	provided := false
+	var last json.RawMessage
+	for _, e := range c.events {
+		if e.Event == types.EventSignalProvide {
+			provided = true
+		}
+		if provided && e.Event == ev {
+			last = e.Payload
+		}
+	}
+	return last, last != nil
+}
+
+// TestMediaStartFailureReported: signal/provide reports the media state
+// before capture has started; when the capture then fails, the client is
+// told after the offer (video and audio off) rather than left waiting for
+// media that will not come.
+func TestMediaStartFailureReported(t *testing.T) {
+	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
+	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &recordingConn{}
+	if err := sessions.Connect(s, conn); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{
+		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
+		VideoCodec: "vp8", AudioCodec: "opus",
+		Videos:   []Stream{&brokenStream{fakeStream{id: "main"}}},
+		Audio:    &brokenStream{fakeStream{id: "audio"}},
+		Sessions: sessions,
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	if err := m.Request(s, types.SignalRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var video types.SignalVideo
+		var audio types.SignalAudio
+		rv, okv := conn.lastAfterProvide(types.EventSignalVideo)
+		ra, oka := conn.lastAfterProvide(types.EventSignalAudio)
+		if okv && oka && json.Unmarshal(rv, &video) == nil && json.Unmarshal(ra, &audio) == nil &&
+			video.Disabled && video.ID == "main" && audio.Disabled {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a failed capture start: last signal/video %s, signal/audio %s; want both disabled", rv, ra)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
