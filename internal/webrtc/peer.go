@@ -129,14 +129,21 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	})
 	pc.OnConnectionStateChange(p.onState)
 	// The viewer's first frame must be a keyframe made after DTLS is up.
-	// Asked for once ICE connects, it is on its way while the handshake
-	// runs, and a viewer that becomes ready meanwhile is served by it
+	// On a short path, one asked for once ICE connects is on its way while
+	// the handshake runs, and the viewer, ready meanwhile, is served by it
 	// (capture merges requests into the keyframe in flight) instead of
-	// waiting a whole encode after the handshake.
+	// waiting a whole encode after the handshake. On a longer one the
+	// handshake (two round trips) outlasts an encode: that keyframe would
+	// come too early and cost every viewer of the stream one more.
 	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
-		if s == webrtc.ICEConnectionStateConnected && p.video != nil {
-			p.video.requestKeyframe(true)
+		if s != webrtc.ICEConnectionStateConnected || p.video == nil {
+			return
 		}
+		go func() {
+			if rtt, ok := p.iceRTT(); ok && 2*rtt <= earlyKeyframeRTT {
+				p.video.requestKeyframe(true)
+			}
+		}()
 	})
 	// Media a client sends (microphone, webcam) is played on the desktop
 	// or, if refused, read and dropped so pion's buffers do not fill.
@@ -148,6 +155,24 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	// reports the media state.
 	p.startMedia(req)
 	return p, nil
+}
+
+// earlyKeyframeRTT is the longest DTLS handshake (two round trips) for
+// which a keyframe asked for when ICE connects is still in flight when
+// the handshake ends: about one frame's capture and encode.
+const earlyKeyframeRTT = 30 * time.Millisecond
+
+// iceRTT is the round-trip time ICE measured on the selected pair.
+func (p *peer) iceRTT() (time.Duration, bool) {
+	sctp := p.pc.SCTP()
+	if sctp == nil {
+		return 0, false
+	}
+	st, ok := sctp.Transport().ICETransport().GetSelectedCandidatePairStats()
+	if !ok || st.CurrentRoundTripTime <= 0 {
+		return 0, false
+	}
+	return time.Duration(st.CurrentRoundTripTime * float64(time.Second)), true
 }
 
 // startMedia settles the request's video and audio state now (the offer
