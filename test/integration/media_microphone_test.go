@@ -3,18 +3,15 @@ package integration
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"math"
 	"os/exec"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/neko-webrtc/neko/internal/capture/gst"
-	"github.com/neko-webrtc/neko/pkg/types"
 	"github.com/neko-webrtc/neko/test/stack"
 	"github.com/neko-webrtc/neko/test/viewer"
 )
@@ -23,17 +20,6 @@ import (
 // the audio transceiver, as a browser sharing its microphone does.
 func sendMicrophone(t *testing.T, c *viewer.Client) func() {
 	t.Helper()
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	track, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "mic")
 	tone, err := gst.New("audiotestsrc freq=1000 volume=0.5 is-live=true ! audioconvert ! audioresample ! "+
 		"audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20 ! appsink name=appsink sync=false", "appsink", "",
@@ -41,41 +27,7 @@ func sendMicrophone(t *testing.T, c *viewer.Client) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	provide := c.Subscribe(types.EventSignalProvide)
-	cands := c.Subscribe(types.EventSignalCandidate)
-	ctx := context.Background()
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			j := cand.ToJSON()
-			_ = c.Send(ctx, types.EventSignalCandidate, types.SignalCandidate{Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex})
-		}
-	})
-	_ = c.Send(ctx, types.EventSignalRequest, types.SignalRequest{})
-	raw, err := viewer.Wait(provide, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offer types.SignalProvide
-	_ = json.Unmarshal(raw, &offer)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
-		t.Fatal(err)
-	}
-	// After the offer, AddTrack attaches to the offered audio transceiver
-	// (sendrecv), like a browser's addTrack before createAnswer.
-	if _, err := pc.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := pc.CreateAnswer(nil)
-	_ = pc.SetLocalDescription(answer)
-	_ = c.Send(ctx, types.EventSignalAnswer, types.SignalDescription{SDP: answer.SDP})
-	go func() {
-		for raw := range cands {
-			var cand types.SignalCandidate
-			if json.Unmarshal(raw, &cand) == nil {
-				_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex})
-			}
-		}
-	}()
+	pc, _ := upstreamPeer(t, c, track)
 	if err := tone.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,13 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/neko-webrtc/neko/internal/capture/gst"
-	"github.com/neko-webrtc/neko/pkg/types"
 	"github.com/neko-webrtc/neko/test/stack"
 	"github.com/neko-webrtc/neko/test/viewer"
 )
@@ -111,8 +107,7 @@ type camera struct {
 	plis atomic.Int32 // keyframe requests received from the server
 	// reports counts the server's receiver reports on the camera's
 	// stream: proof that its packets reach the server.
-	reports   atomic.Int32
-	connected chan struct{}
+	reports atomic.Int32
 }
 
 // sendWebcam answers the server's offer with a camera showing col, as a
@@ -122,33 +117,6 @@ type camera struct {
 // unasked, so the server decodes only if it asks for one (PLI).
 func sendWebcam(t *testing.T, c *viewer.Client, col colour, keyframeDist int) *camera {
 	t.Helper()
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cam := &camera{pc: pc, connected: make(chan struct{})}
-	var once sync.Once
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(cam.connected) })
-		}
-	})
-	// The server's own video must be read too, or pion's buffers fill.
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := tr.Read(buf); err != nil {
-				return
-			}
-		}
-	})
 	track, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "webcam", "webcam")
 	if keyframeDist <= 0 {
 		keyframeDist = 1 << 20
@@ -163,33 +131,9 @@ func sendWebcam(t *testing.T, c *viewer.Client, col colour, keyframeDist int) *c
 	if err := enc.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { enc.Stop(); _ = pc.Close() })
-
-	provide := c.Subscribe(types.EventSignalProvide)
-	cands := c.Subscribe(types.EventSignalCandidate)
-	ctx := context.Background()
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			j := cand.ToJSON()
-			_ = c.Send(ctx, types.EventSignalCandidate, types.SignalCandidate{Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex})
-		}
-	})
-	_ = c.Send(ctx, types.EventSignalRequest, types.SignalRequest{})
-	raw, err := viewer.Wait(provide, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offer types.SignalProvide
-	_ = json.Unmarshal(raw, &offer)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
-		t.Fatal(err)
-	}
-	// After the offer, AddTrack attaches to the offered video transceiver
-	// (sendrecv), like a browser's addTrack before createAnswer.
-	sender, err := pc.AddTrack(track)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(enc.Stop)
+	pc, sender := upstreamPeer(t, c, track)
+	cam := &camera{pc: pc}
 	ssrc := uint32(sender.GetParameters().Encodings[0].SSRC)
 	go func() {
 		for {
@@ -212,21 +156,10 @@ func sendWebcam(t *testing.T, c *viewer.Client, col colour, keyframeDist int) *c
 			}
 		}
 	}()
-	answer, _ := pc.CreateAnswer(nil)
-	_ = pc.SetLocalDescription(answer)
-	_ = c.Send(ctx, types.EventSignalAnswer, types.SignalDescription{SDP: answer.SDP})
-	go func() {
-		for raw := range cands {
-			var cand types.SignalCandidate
-			if json.Unmarshal(raw, &cand) == nil {
-				_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex})
-			}
+	for deadline := time.Now().Add(15 * time.Second); pc.ConnectionState() != webrtc.PeerConnectionStateConnected; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the camera's peer did not connect")
 		}
-	}()
-	select {
-	case <-cam.connected:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the camera's peer did not connect")
 	}
 	return cam
 }
