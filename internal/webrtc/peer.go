@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -46,6 +47,8 @@ type peer struct {
 	bwe      cc.BandwidthEstimator
 	probes   *probeMeter  // with bwe: what the viewer's feedback says of probes
 	estimate atomic.Int64 // bit/s, last read
+	// rtpStats has the statistics of the peer's outgoing RTP streams.
+	rtpStats stats.Getter
 	done     chan struct{}
 	// mediaReady is closed once the first request's capture has started
 	// (or failed), in the background; nil for a peer made without newPeer.
@@ -73,13 +76,13 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	}
 	m.pcMu.Lock()
 	pc, err := m.api.NewPeerConnection(cfg)
-	bwe := m.nextBWE
-	m.nextBWE = nil
+	bwe, rtpStats := m.nextBWE, m.nextStats
+	m.nextBWE, m.nextStats = nil, nil
 	m.pcMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
 	}
-	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, done: make(chan struct{}), provided: make(chan struct{})}
+	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, rtpStats: rtpStats, done: make(chan struct{}), provided: make(chan struct{})}
 	fail := func(err error) (*peer, error) {
 		p.closeTracks()
 		_ = pc.Close()
@@ -164,15 +167,20 @@ const earlyKeyframeRTT = 30 * time.Millisecond
 
 // iceRTT is the round-trip time ICE measured on the selected pair.
 func (p *peer) iceRTT() (time.Duration, bool) {
-	sctp := p.pc.SCTP()
-	if sctp == nil {
-		return 0, false
-	}
-	st, ok := sctp.Transport().ICETransport().GetSelectedCandidatePairStats()
+	st, ok := p.selectedPair()
 	if !ok || st.CurrentRoundTripTime <= 0 {
 		return 0, false
 	}
 	return time.Duration(st.CurrentRoundTripTime * float64(time.Second)), true
+}
+
+// selectedPair has the statistics of the ICE candidate pair in use.
+func (p *peer) selectedPair() (webrtc.ICECandidatePairStats, bool) {
+	sctp := p.pc.SCTP()
+	if sctp == nil {
+		return webrtc.ICECandidatePairStats{}, false
+	}
+	return sctp.Transport().ICETransport().GetSelectedCandidatePairStats()
 }
 
 // startMedia settles the request's video and audio state now (the offer

@@ -156,8 +156,9 @@ func (n *network) close() {
 
 // newAPI builds the pion API for the codecs we send. With est, every peer
 // gets a send-side bandwidth estimator (GCC over transport-wide congestion
-// control feedback), handed to onBWE while its NewPeerConnection runs.
-func newAPI(n *network, video, audio webrtc.RTPCodecCapability, rtp *rtpStatsRegistry, est *config.Estimator, onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
+// control feedback), handed to onBWE while its NewPeerConnection runs, as
+// its RTP streams' statistics are to onStats.
+func newAPI(n *network, video, audio webrtc.RTPCodecCapability, est *config.Estimator, onStats func(stats.Getter), onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"},
@@ -172,7 +173,7 @@ func newAPI(n *network, video, audio webrtc.RTPCodecCapability, rtp *rtpStatsReg
 	}
 	ir := &interceptor.Registry{}
 	// First: it sees only the RTCP of the interceptors after it.
-	if err := rtp.add(ir, stats.WithLoggerFactory(n.se.LoggerFactory)); err != nil {
+	if err := addRTPStats(ir, onStats, stats.WithLoggerFactory(n.se.LoggerFactory)); err != nil {
 		return nil, fmt.Errorf("webrtc: rtp stats: %w", err)
 	}
 	// Pion's defaults without its NACK interceptors: viewers' NACKs are

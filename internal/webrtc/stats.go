@@ -1,12 +1,10 @@
 package webrtc
 
 import (
-	"sync"
 	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/stats"
-	"github.com/pion/webrtc/v4"
 )
 
 // QualityStats describes one video quality (a capture stream and its
@@ -72,9 +70,9 @@ type PeerStats struct {
 	FractionLost float64
 	PacketsLost  int64
 	NACKs, PLIs  uint64
-	// PacketsSent and BytesSent are what went to the peer over its ICE
-	// transport (all candidate pairs: media, padding, RTCP, data
-	// channel); an ICE restart may start them over.
+	// PacketsSent and BytesSent are what went to the peer over its
+	// selected ICE candidate pair (media, padding, RTCP, data channel);
+	// an ICE restart may start them over.
 	PacketsSent, BytesSent uint64
 	// DroppedSamples are the samples (frames) the viewer's queues threw
 	// away; Padding the padding packets its video probes sent.
@@ -111,28 +109,18 @@ func (p *peer) stats() PeerStats {
 		ps.EstimatedBitrate = int(p.estimate.Load())
 	}
 
-	// pion's report has the transport's statistics but (v4.2) none of
-	// the outgoing RTP streams': those come from our stats interceptor,
-	// found by the peer connection's id.
-	var (
-		pcID   string
-		iceRTT float64
-	)
-	for _, s := range p.pc.GetStats() {
-		switch s := s.(type) {
-		case webrtc.PeerConnectionStats:
-			pcID = s.ID
-		case webrtc.ICECandidatePairStats:
-			ps.PacketsSent += uint64(s.PacketsSent)
-			ps.BytesSent += s.BytesSent
-			if s.Nominated && s.State == webrtc.StatsICECandidatePairStateSucceeded && s.CurrentRoundTripTime > 0 {
-				iceRTT = s.CurrentRoundTripTime
-			}
-		}
+	// Not pc.GetStats: pion (v4.2.26) reads its stats getter there
+	// unlocked while a close it starts itself on an SCTP abort clears it,
+	// a data race. The selected pair's statistics come through locked
+	// getters, the RTP streams' from our own stats interceptor.
+	var iceRTT float64
+	if pair, ok := p.selectedPair(); ok {
+		ps.PacketsSent, ps.BytesSent = uint64(pair.PacketsSent), pair.BytesSent
+		iceRTT = pair.CurrentRoundTripTime
 	}
-	if g := p.m.rtp.get(pcID); g != nil && p.video != nil {
+	if p.rtpStats != nil && p.video != nil {
 		if b := p.video.bound.Load(); b != nil {
-			if st := g.Get(b.ssrc); st != nil {
+			if st := p.rtpStats.Get(b.ssrc); st != nil {
 				ps.HasRTP = true
 				ps.NACKs = uint64(st.OutboundRTPStreamStats.NACKCount)
 				ps.PLIs = uint64(st.OutboundRTPStreamStats.PLICount)
@@ -148,38 +136,25 @@ func (p *peer) stats() PeerStats {
 	return ps
 }
 
-// rtpStatsRegistry maps a pion peer connection id to the statistics of
-// its RTP streams; one per Manager. pion (v4.2) records them with a stats
-// interceptor of its own but neither reports the outgoing streams in
-// GetStats nor exposes that interceptor, so add registers a second one.
-type rtpStatsRegistry struct{ getters sync.Map } // string → stats.Getter
-
-func (r *rtpStatsRegistry) get(pcID string) stats.Getter {
-	if r == nil || pcID == "" {
-		return nil
-	}
-	if g, ok := r.getters.Load(pcID); ok {
-		return g.(stats.Getter)
-	}
-	return nil
-}
-
-// add registers the stats interceptor PeerStats reads the RTP streams'
-// statistics from. Register it before pion's default interceptors: an
-// interceptor sees the RTCP written by those registered after it only,
+// addRTPStats registers the stats interceptor PeerStats reads the RTP
+// streams' statistics from: pion (v4.2) records them with one of its own
+// but neither reports the outgoing streams in GetStats nor exposes that
+// interceptor. onNew gets each peer connection's statistics while its
+// NewPeerConnection runs. Register it before pion's default interceptors:
+// an interceptor sees the RTCP written by those registered after it only,
 // and the round-trip time needs the sender reports.
-func (r *rtpStatsRegistry) add(ir *interceptor.Registry, opts ...stats.Option) error {
+func addRTPStats(ir *interceptor.Registry, onNew func(stats.Getter), opts ...stats.Option) error {
 	f, err := stats.NewInterceptor(opts...)
 	if err != nil {
 		return err
 	}
-	ir.Add(rtpStatsFactory{f: f, r: r})
+	ir.Add(rtpStatsFactory{f: f, onNew: onNew})
 	return nil
 }
 
 type rtpStatsFactory struct {
-	f *stats.InterceptorFactory
-	r *rtpStatsRegistry
+	f     *stats.InterceptorFactory
+	onNew func(stats.Getter)
 }
 
 func (r rtpStatsFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
@@ -187,23 +162,8 @@ func (r rtpStatsFactory) NewInterceptor(id string) (interceptor.Interceptor, err
 	if err != nil {
 		return nil, err
 	}
-	g, ok := i.(stats.Getter)
-	if !ok {
-		return i, nil
+	if g, ok := i.(stats.Getter); ok {
+		r.onNew(g)
 	}
-	r.r.getters.Store(id, g)
-	return &rtpStatsInterceptor{Interceptor: i, id: id, r: r.r}, nil
-}
-
-// rtpStatsInterceptor forgets its peer connection's statistics when the
-// peer connection closes.
-type rtpStatsInterceptor struct {
-	interceptor.Interceptor
-	id string
-	r  *rtpStatsRegistry
-}
-
-func (i *rtpStatsInterceptor) Close() error {
-	i.r.getters.Delete(i.id)
-	return i.Interceptor.Close()
+	return i, nil
 }
