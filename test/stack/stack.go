@@ -4,12 +4,19 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	stdlog "log"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jezek/xgb"
@@ -86,8 +93,9 @@ func StartWith(t TB, opts map[string]any, extra Extra) *Stack {
 	// Always the embedded desktop: a DISPLAY of the machine running the
 	// tests must not leak in.
 	os.Unsetenv("DISPLAY")
-	// xgb prints connection chatter through a package logger.
-	xgb.Logger = stdlog.New(io.Discard, "", 0)
+	// xgb prints connection chatter through a package logger. Set once:
+	// a stack still stopping reads it from its own goroutines.
+	quietXGB.Do(func() { xgb.Logger = stdlog.New(io.Discard, "", 0) })
 	v := viper.New()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	if err := config.RegisterFlags(fs, v); err != nil {
@@ -122,8 +130,9 @@ func StartWith(t TB, opts map[string]any, extra Extra) *Stack {
 		cancel()
 		t.Fatalf("stack did not start: %v", err)
 	case <-time.After(60 * time.Second):
+		dumpGoroutines("did not start within 60s")
 		cancel()
-		t.Fatalf("stack did not start within 60s")
+		t.Fatalf("stack did not start within 60s (goroutines on stderr)")
 	}
 	t.Cleanup(s.Stop)
 	return s
@@ -135,6 +144,46 @@ func (s *Stack) Stop() {
 	select {
 	case <-s.done:
 	case <-time.After(30 * time.Second):
-		fmt.Fprintln(os.Stderr, "stack: did not stop within 30s")
+		dumpGoroutines("did not stop within 30s")
+	}
+}
+
+var quietXGB sync.Once
+
+// dumpGoroutines prints every goroutine's stack: a stack that hangs must
+// show where, also in CI.
+func dumpGoroutines(why string) {
+	fmt.Fprintf(os.Stderr, "stack: %s; goroutines:\n", why)
+	_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+	// A hang inside GStreamer or Xlib shows as a goroutine in a C call:
+	// the C side's threads tell which lock it waits for. Best effort.
+	gdb, err := exec.LookPath("gdb")
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pids := []int{os.Getpid()}
+	// The X server and the sound server a capture call may wait on.
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so after ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			if pid, err := strconv.Atoi(strings.Split(st, "/")[2]); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	for _, pid := range pids {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		fmt.Fprintf(os.Stderr, "stack: %s; threads of %d (%s):\n", why, pid, strings.TrimSpace(string(comm)))
+		cmd := exec.CommandContext(ctx, gdb, "-p", strconv.Itoa(pid), "-batch", "-nx", "-ex", "thread apply all bt 30")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		_ = cmd.Run()
 	}
 }
