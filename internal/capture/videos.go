@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/neko-webrtc/neko/internal/capture/gst"
 	"github.com/neko-webrtc/neko/internal/config"
@@ -122,15 +123,41 @@ func (v *Videos) Get(id string) (*Stream, bool) {
 
 // Restart rebuilds the running pipelines (the screen size changed);
 // viewers stay attached and receive a keyframe from the new encoder.
+//
+// Every old pipeline stops before a new one opens the display, and the
+// X captures still running elsewhere (screencast, broadcast) are given
+// the time of a frame to reallocate their images at the new size: an
+// ximagesrc doing that while another opens its display deadlocks both
+// (see gst.SettleX).
 func (v *Videos) Restart() error {
-	var errs []error
 	for _, s := range v.streams {
-		if err := s.Restart(); err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	var running []*Stream
+	for _, s := range v.streams {
+		if s.pipeline != nil {
+			s.stopLocked()
+			running = append(running, s)
+		}
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	gst.SettleX(xResizeSettle)
+	var errs []error
+	for _, s := range running {
+		if err := s.startLocked(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// xResizeSettle is how long X captures get to reallocate their images
+// after a screen size change: a frame of the slowest capture (the
+// screencast's default 10 fps) and some.
+const xResizeSettle = 300 * time.Millisecond
 
 // Close stops every pipeline for good.
 func (v *Videos) Close() {

@@ -35,6 +35,7 @@ type Pipeline struct {
 	sink     *app.Sink
 	src      *app.Source
 
+	x       *xHold // see xopen.go
 	stopped atomic.Bool
 	done    chan struct{}
 	errs    chan error
@@ -44,13 +45,19 @@ type Pipeline struct {
 // New parses desc. If sinkName is set, the appsink of that name delivers
 // its samples to onSample (on GStreamer's streaming thread: onSample must
 // not block). If srcName is set, Push feeds the appsrc of that name.
-func New(desc, sinkName, srcName string, onSample func(Sample)) (*Pipeline, error) {
+func New(desc, sinkName, srcName string, onSample func(Sample)) (_ *Pipeline, err error) {
 	Init()
+	x := holdX(desc)
+	defer func() {
+		if err != nil {
+			x.release()
+		}
+	}()
 	pl, err := gst.NewPipelineFromString(desc)
 	if err != nil {
 		return nil, fmt.Errorf("gst: parse pipeline %q: %w", desc, err)
 	}
-	p := &Pipeline{desc: desc, pipeline: pl, done: make(chan struct{}), errs: make(chan error, 1)}
+	p := &Pipeline{desc: desc, pipeline: pl, x: x, done: make(chan struct{}), errs: make(chan error, 1)}
 	if sinkName != "" {
 		el, err := pl.GetElementByName(sinkName)
 		if err != nil {
@@ -69,6 +76,7 @@ func New(desc, sinkName, srcName string, onSample func(Sample)) (*Pipeline, erro
 				if p.stopped.Load() {
 					return gst.FlowFlushing
 				}
+				p.x.release() // the capture's first frames are done
 				buf := sample.GetBuffer()
 				if buf == nil {
 					return gst.FlowOK
@@ -108,6 +116,7 @@ func (p *Pipeline) Start() error {
 	if err := p.pipeline.SetState(gst.StatePlaying); err != nil {
 		return fmt.Errorf("gst: start pipeline: %w", err)
 	}
+	p.x.settle()
 	go p.watch()
 	return nil
 }
@@ -152,6 +161,7 @@ func (p *Pipeline) Stop() {
 	p.stop.Do(func() {
 		p.stopped.Store(true)
 		_ = p.pipeline.BlockSetState(gst.StateNull)
+		p.x.release()
 		// The appsink's callbacks sit in go-gst's global pointer registry
 		// and reference this pipeline: replacing them releases the old
 		// ones, so the garbage collector can free the pipeline (and its
@@ -207,6 +217,8 @@ func ElementExists(name string) bool {
 // error is reported at start-up instead of when the first viewer comes.
 func Check(desc string) error {
 	Init()
+	x := holdX(desc)
+	defer x.release()
 	pl, err := gst.NewPipelineFromString(desc)
 	if err != nil {
 		return fmt.Errorf("gst: parse pipeline %q: %w", desc, err)
