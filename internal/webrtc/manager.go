@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
@@ -122,12 +121,10 @@ type Manager struct {
 	peers  map[*session.Session]*peer
 	closed bool
 
-	// pcMu serialises peer creation so that the bandwidth estimator and
-	// the RTP stream statistics pion builds for a new peer (handed over in
-	// callbacks) are that peer's.
-	pcMu      sync.Mutex
-	nextBWE   cc.BandwidthEstimator
-	nextStats stats.Getter
+	// pcMu serialises peer creation so that the bandwidth estimator pion
+	// builds for a new peer (handed over in a callback) is that peer's.
+	pcMu    sync.Mutex
+	nextBWE cc.BandwidthEstimator
 }
 
 // New builds the manager and attaches a source to every stream.
@@ -175,7 +172,7 @@ func New(opts Options) (*Manager, error) {
 	if e := opts.Config.Estimator; e.Enabled {
 		est = &e
 	}
-	if m.api, err = newAPI(n, vc, ac, est, func(g stats.Getter) { m.nextStats = g }, func(b cc.BandwidthEstimator) { m.nextBWE = b }); err != nil {
+	if m.api, err = newAPI(n, vc, ac, est, func(b cc.BandwidthEstimator) { m.nextBWE = b }); err != nil {
 		n.close()
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -47,9 +46,9 @@ type peer struct {
 	bwe      cc.BandwidthEstimator
 	probes   *probeMeter  // with bwe: what the viewer's feedback says of probes
 	estimate atomic.Int64 // bit/s, last read
-	// rtpStats has the statistics of the peer's outgoing RTP streams.
-	rtpStats stats.Getter
-	done     chan struct{}
+	// reports is what the viewer's RTCP says of its video, for metrics.
+	reports rtcpStats
+	done    chan struct{}
 	// mediaReady is closed once the first request's capture has started
 	// (or failed), in the background; nil for a peer made without newPeer.
 	mediaReady chan struct{}
@@ -76,13 +75,13 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	}
 	m.pcMu.Lock()
 	pc, err := m.api.NewPeerConnection(cfg)
-	bwe, rtpStats := m.nextBWE, m.nextStats
-	m.nextBWE, m.nextStats = nil, nil
+	bwe := m.nextBWE
+	m.nextBWE = nil
 	m.pcMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
 	}
-	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, rtpStats: rtpStats, done: make(chan struct{}), provided: make(chan struct{})}
+	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, done: make(chan struct{}), provided: make(chan struct{})}
 	fail := func(err error) (*peer, error) {
 		p.closeTracks()
 		_ = pc.Close()
@@ -672,6 +671,9 @@ func (p *peer) readRTCP(sender *webrtc.RTPSender, video *viewerTrack) {
 		}
 		if video == nil {
 			continue
+		}
+		if b := video.bound.Load(); b != nil {
+			p.reports.record(pkts, b.ssrc, time.Now())
 		}
 		for _, pkt := range pkts {
 			switch pkt := pkt.(type) {

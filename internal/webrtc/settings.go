@@ -10,7 +10,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
-	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
@@ -156,9 +155,8 @@ func (n *network) close() {
 
 // newAPI builds the pion API for the codecs we send. With est, every peer
 // gets a send-side bandwidth estimator (GCC over transport-wide congestion
-// control feedback), handed to onBWE while its NewPeerConnection runs, as
-// its RTP streams' statistics are to onStats.
-func newAPI(n *network, video, audio webrtc.RTPCodecCapability, est *config.Estimator, onStats func(stats.Getter), onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
+// control feedback), handed to onBWE while its NewPeerConnection runs.
+func newAPI(n *network, video, audio webrtc.RTPCodecCapability, est *config.Estimator, onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"},
@@ -172,17 +170,12 @@ func newAPI(n *network, video, audio webrtc.RTPCodecCapability, est *config.Esti
 		return nil, fmt.Errorf("webrtc: register audio codec: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	// First: it sees only the RTCP of the interceptors after it.
-	if err := addRTPStats(ir, onStats, stats.WithLoggerFactory(n.se.LoggerFactory)); err != nil {
-		return nil, fmt.Errorf("webrtc: rtp stats: %w", err)
-	}
-	// Pion's defaults without its NACK interceptors: viewers' NACKs are
-	// served from their own history (resend.go), and nothing we receive
-	// (a microphone's Opus) is NACKed.
+	// Pion's defaults without its NACK and stats interceptors: viewers'
+	// NACKs are served from their own history (resend.go), nothing we
+	// receive (a microphone's Opus) is NACKed, and the statistics come
+	// from the RTCP the peers read (rtcpstats.go) rather than from a look
+	// at every packet sent.
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
-	}
-	if err := webrtc.ConfigureStatsInterceptor(ir); err != nil {
 		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
 	}
 	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {

@@ -1,10 +1,8 @@
 package webrtc
 
 import (
+	"math"
 	"time"
-
-	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/stats"
 )
 
 // QualityStats describes one video quality (a capture stream and its
@@ -60,9 +58,8 @@ type PeerStats struct {
 	// of the video stream, or else that of the ICE connectivity checks
 	// on the selected candidate pair; 0 until measured.
 	RTT time.Duration
-	// HasRTP says whether the RTP stream statistics below were available
-	// (the RTP stats interceptor is registered, see rtpStatsRegistry, and the
-	// video track is bound).
+	// HasRTP says whether the RTP stream statistics below apply: the
+	// viewer has sent a reception report of its video (see rtcpStats).
 	HasRTP bool
 	// FractionLost and PacketsLost are the video stream's loss as the
 	// viewer last reported it (PacketsLost is cumulative); NACKs and
@@ -112,58 +109,22 @@ func (p *peer) stats() PeerStats {
 	// Not pc.GetStats: pion (v4.2.26) reads its stats getter there
 	// unlocked while a close it starts itself on an SCTP abort clears it,
 	// a data race. The selected pair's statistics come through locked
-	// getters, the RTP streams' from our own stats interceptor.
+	// getters.
 	var iceRTT float64
 	if pair, ok := p.selectedPair(); ok {
 		ps.PacketsSent, ps.BytesSent = uint64(pair.PacketsSent), pair.BytesSent
 		iceRTT = pair.CurrentRoundTripTime
 	}
-	if p.rtpStats != nil && p.video != nil {
-		if b := p.video.bound.Load(); b != nil {
-			if st := p.rtpStats.Get(b.ssrc); st != nil {
-				ps.HasRTP = true
-				ps.NACKs = uint64(st.OutboundRTPStreamStats.NACKCount)
-				ps.PLIs = uint64(st.OutboundRTPStreamStats.PLICount)
-				ps.FractionLost = st.RemoteInboundRTPStreamStats.FractionLost
-				ps.PacketsLost = st.RemoteInboundRTPStreamStats.PacketsLost
-				ps.RTT = st.RemoteInboundRTPStreamStats.RoundTripTime
-			}
-		}
+	if p.reports.reported.Load() {
+		ps.HasRTP = true
+		ps.NACKs = p.reports.nacks.Load()
+		ps.PLIs = p.reports.plis.Load()
+		ps.FractionLost = math.Float64frombits(p.reports.fractionLost.Load())
+		ps.PacketsLost = p.reports.packetsLost.Load()
+		ps.RTT = time.Duration(p.reports.rtt.Load())
 	}
 	if ps.RTT <= 0 {
 		ps.RTT = time.Duration(iceRTT * float64(time.Second))
 	}
 	return ps
-}
-
-// addRTPStats registers the stats interceptor PeerStats reads the RTP
-// streams' statistics from: pion (v4.2) records them with one of its own
-// but neither reports the outgoing streams in GetStats nor exposes that
-// interceptor. onNew gets each peer connection's statistics while its
-// NewPeerConnection runs. Register it before pion's default interceptors:
-// an interceptor sees the RTCP written by those registered after it only,
-// and the round-trip time needs the sender reports.
-func addRTPStats(ir *interceptor.Registry, onNew func(stats.Getter), opts ...stats.Option) error {
-	f, err := stats.NewInterceptor(opts...)
-	if err != nil {
-		return err
-	}
-	ir.Add(rtpStatsFactory{f: f, onNew: onNew})
-	return nil
-}
-
-type rtpStatsFactory struct {
-	f     *stats.InterceptorFactory
-	onNew func(stats.Getter)
-}
-
-func (r rtpStatsFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
-	i, err := r.f.NewInterceptor(id)
-	if err != nil {
-		return nil, err
-	}
-	if g, ok := i.(stats.Getter); ok {
-		r.onNew(g)
-	}
-	return i, nil
 }

@@ -103,13 +103,18 @@ func TestMediaMetrics(t *testing.T) {
 				missing = append(missing, name)
 			}
 		}
+		// Loss is reported once the viewer's first reception report
+		// came (pion sends one a second); 0 is a value.
+		if _, ok := m["neko_webrtc_packets_lost"+p]; !ok {
+			missing = append(missing, "neko_webrtc_packets_lost"+p)
+		}
 		if len(missing) == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	if len(missing) > 0 {
-		t.Fatalf("not positive in /metrics after 10s: %v", missing)
+		t.Fatalf("not in /metrics (or not positive) after 10s: %v", missing)
 	}
 	if v, ok := m["neko_video_viewers"+q]; !ok || v != 1 {
 		t.Errorf("neko_video_viewers%s = %v (present %v), want 1", q, v, ok)
@@ -128,13 +133,13 @@ func TestMediaMetrics(t *testing.T) {
 	t.Logf("%s: %.0f frames, %.1f fps, %.0f bit/s; peer: %.0f bytes sent, estimate %.0f bit/s, rtt %.2f ms",
 		video.ID, m["neko_video_frames_total"+q], m["neko_video_fps"+q], m["neko_video_bitrate_bits"+q],
 		m["neko_webrtc_sent_bytes_total"+p], m["neko_webrtc_estimated_bitrate_bits"+p], m["neko_webrtc_rtt_seconds"+p]*1000)
-	// Loss and NACK/PLI counts need the RTP stream statistics; report
-	// whether the server has them.
-	if v, ok := m["neko_webrtc_packets_lost"+p]; ok {
-		t.Logf("RTP stats: %v packets lost, %v NACKs, %v PLIs", v, m["neko_webrtc_nacks_total"+p], m["neko_webrtc_plis_total"+p])
-	} else {
-		t.Logf("no RTP stream statistics (neko_webrtc_packets_lost and the NACK/PLI counters absent)")
+	for _, name := range []string{"neko_webrtc_fraction_lost", "neko_webrtc_nacks_total", "neko_webrtc_plis_total"} {
+		if _, ok := m[name+p]; !ok {
+			t.Errorf("/metrics has no %s%s beside the packets lost", name, p)
+		}
 	}
+	t.Logf("from the viewer's RTCP: %v packets lost, %v NACKs, %v PLIs",
+		m["neko_webrtc_packets_lost"+p], m["neko_webrtc_nacks_total"+p], m["neko_webrtc_plis_total"+p])
 
 	// The peer goes with the viewer's connection; the quality stays,
 	// with no viewer.
