@@ -121,8 +121,9 @@ type Manager struct {
 	peers  map[*session.Session]*peer
 	closed bool
 
-	// pcMu serialises peer creation so that the bandwidth estimator pion
-	// builds for a new peer (handed over in a callback) is that peer's.
+	// pcMu serialises peer creation, with the estimator on, so that the
+	// bandwidth estimator pion builds for a new peer (handed over in a
+	// callback) is that peer's.
 	pcMu    sync.Mutex
 	nextBWE cc.BandwidthEstimator
 }

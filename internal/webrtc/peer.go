@@ -73,11 +73,21 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	for _, srv := range m.opts.Config.ICEServersBackend {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
 	}
-	m.pcMu.Lock()
-	pc, err := m.api.NewPeerConnection(cfg)
-	bwe := m.nextBWE
-	m.nextBWE = nil
-	m.pcMu.Unlock()
+	var (
+		pc  *webrtc.PeerConnection
+		bwe cc.BandwidthEstimator
+		err error
+	)
+	if m.opts.Config.Estimator.Enabled {
+		m.pcMu.Lock()
+		pc, err = m.api.NewPeerConnection(cfg)
+		bwe, m.nextBWE = m.nextBWE, nil
+		m.pcMu.Unlock()
+	} else {
+		// No estimator handed over: concurrent joins build their peers
+		// in parallel.
+		pc, err = m.api.NewPeerConnection(cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
 	}
