@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -68,11 +69,12 @@ func newSpawner() *spawner {
 	return s
 }
 
-// do runs f on the spawner thread.
+// do runs f on the spawner thread, after marking every inherited
+// descriptor close-on-exec (see markCloseOnExec).
 func (s *spawner) do(f func()) error {
 	fin := make(chan struct{})
 	select {
-	case s.reqs <- func() { defer close(fin); f() }:
+	case s.reqs <- func() { defer close(fin); markCloseOnExec(); f() }:
 		<-fin
 		return nil
 	case <-s.done:
@@ -507,4 +509,23 @@ func (p *proc) stop(ctx context.Context) error {
 		errs = append(errs, last.terminate(ctx, stopGrace))
 	}
 	return errors.Join(errs...)
+}
+
+// markCloseOnExec sets close-on-exec on every descriptor above stderr.
+// Go opens its own with it, but the C libraries of this process do not
+// always (GStreamer's bus sockets, Xlib and PulseAudio connections), and
+// a child would inherit them: an X connection that the browser holds
+// open outlives the capture that closed it, with its shared-memory
+// images still attached in the server. A descriptor a C thread opens
+// between this sweep and the fork can still slip through.
+func markCloseOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }

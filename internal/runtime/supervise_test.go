@@ -4,7 +4,9 @@ import (
 	"context"
 	"os/exec"
 	goruntime "runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -125,4 +127,29 @@ func TestStopKillsTree(t *testing.T) {
 	done()
 	done2()
 	checkGoroutines(t, base)
+}
+
+// TestChildrenInheritNoDescriptors: a descriptor a C library opened
+// without close-on-exec (here a raw socketpair) does not reach a child.
+func TestChildrenInheritNoDescriptors(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0) // no SOCK_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	p, logs, done := shellProc(t, "fds", `ls /proc/$$/fd | tr '\n' ' '; echo; sleep 30`)
+	defer done()
+	if err := p.start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.stop(context.Background()) }()
+	if !eventually(5*time.Second, func() bool { return strings.Contains(logs.String(), " 2 ") }) {
+		t.Fatalf("no descriptor list from the child:\n%s", logs.String())
+	}
+	for _, fd := range fds {
+		if strings.Contains(logs.String(), " "+strconv.Itoa(fd)+" ") {
+			t.Errorf("the child inherited descriptor %d:\n%s", fd, logs.String())
+		}
+	}
 }
