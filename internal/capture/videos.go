@@ -124,27 +124,25 @@ func (v *Videos) Get(id string) (*Stream, bool) {
 // Restart rebuilds the running pipelines (the screen size changed);
 // viewers stay attached and receive a keyframe from the new encoder.
 //
-// Every old pipeline stops before a new one opens the display, and the
-// X captures still running elsewhere (screencast, broadcast) are given
-// the time of a frame to reallocate their images at the new size: an
-// ximagesrc doing that while another opens its display deadlocks both
-// (see gst.SettleX).
+// No display is opened from the change until every old pipeline has
+// stopped and the X captures still running elsewhere (screencast,
+// broadcast) have had the time of a frame to reallocate their images at
+// the new size: an ximagesrc doing that while another opens its display
+// deadlocks both (see gst/xopen.go).
 func (v *Videos) Restart() error {
 	for _, s := range v.streams {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 	}
 	var running []*Stream
-	for _, s := range v.streams {
-		if s.pipeline != nil {
-			s.stopLocked()
-			running = append(running, s)
+	gst.SettleX(xResizeSettle, func() {
+		for _, s := range v.streams {
+			if s.pipeline != nil {
+				s.stopLocked()
+				running = append(running, s)
+			}
 		}
-	}
-	if len(running) == 0 {
-		return nil
-	}
-	gst.SettleX(xResizeSettle)
+	})
 	var errs []error
 	for _, s := range running {
 		if err := s.startLocked(); err != nil {

@@ -69,7 +69,8 @@ type PeerStats struct {
 	NACKs, PLIs  uint64
 	// PacketsSent and BytesSent are what went to the peer over its
 	// selected ICE candidate pair (media, padding, RTCP, data channel);
-	// an ICE restart may start them over.
+	// they start over when another pair is selected (an ICE restart, a
+	// network change).
 	PacketsSent, BytesSent uint64
 	// DroppedSamples are the samples (frames) the viewer's queues threw
 	// away; Padding the padding packets its video probes sent.

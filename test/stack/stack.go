@@ -161,8 +161,6 @@ func dumpGoroutines(why string) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	pids := []int{os.Getpid()}
 	// The X server and the sound server a capture call may wait on.
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -182,8 +180,10 @@ func dumpGoroutines(why string) {
 	for _, pid := range pids {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		fmt.Fprintf(os.Stderr, "stack: %s; threads of %d (%s):\n", why, pid, strings.TrimSpace(string(comm)))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(ctx, gdb, "-p", strconv.Itoa(pid), "-batch", "-nx", "-ex", "thread apply all bt 30")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		_ = cmd.Run()
+		cancel()
 	}
 }

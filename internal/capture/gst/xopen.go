@@ -15,6 +15,11 @@ import (
 // first asked) while a first one is in such a frame deadlocks both, and
 // with them every later X capture of the process.
 //
+// Two or more captures running can do the same in any frame (libXext
+// caches only the display used last, so alternating displays take the
+// lock): that case is not covered here; one ximagesrc teed to every
+// quality would be.
+//
 // xOpen keeps display opens apart from those first frames: a pipeline
 // with an ximagesrc takes it before it is parsed and gives it back once
 // its first sample is out (or xSettle after it started, or when it
@@ -60,11 +65,14 @@ func (h *xHold) release() {
 	h.once.Do(xOpen.Unlock)
 }
 
-// SettleX keeps X displays from being opened for d: the running X
-// captures' frames meanwhile may take Xlib's lock under a server grab
-// (after a screen size change they reallocate their images).
-func SettleX(d time.Duration) {
+// SettleX keeps X displays from being opened while stop runs and for d
+// after it: the running X captures' frames meanwhile may take Xlib's
+// lock under a server grab (after a screen size change they reallocate
+// their images). stop may stop pipelines (their holds are gone by then,
+// or end without xOpen: release is a no-op for a hold already ended).
+func SettleX(d time.Duration, stop func()) {
 	xOpen.Lock()
 	defer xOpen.Unlock()
+	stop()
 	time.Sleep(d)
 }
