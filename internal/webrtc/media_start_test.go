@@ -61,11 +61,11 @@ func (c *recordingConn) lastAfterProvide(ev types.Event) (json.RawMessage, bool)
 	return last, last != nil
 }
 
-// TestMediaStartFailureReported: signal/provide reports the media state
-// before capture has started; when the capture then fails, the client is
-// told after the offer (video and audio off) rather than left waiting for
-// media that will not come.
-func TestMediaStartFailureReported(t *testing.T) {
+// newViewerManager builds a Manager (loopback ICE) over video and audio,
+// and a connected viewer session whose events conn records; the Manager
+// shuts down at cleanup.
+func newViewerManager(t *testing.T, video, audio Stream) (*Manager, *session.Session, *recordingConn) {
+	t.Helper()
 	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
 	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
 	if err != nil {
@@ -78,15 +78,24 @@ func TestMediaStartFailureReported(t *testing.T) {
 	m, err := New(Options{
 		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
 		VideoCodec: "vp8", AudioCodec: "opus",
-		Videos:   []Stream{&brokenStream{fakeStream{id: "main"}}},
-		Audio:    &brokenStream{fakeStream{id: "audio"}},
+		Videos:   []Stream{video},
+		Audio:    audio,
 		Sessions: sessions,
 		Logger:   slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Shutdown()
+	t.Cleanup(m.Shutdown)
+	return m, s, conn
+}
+
+// TestMediaStartFailureReported: signal/provide reports the media state
+// before capture has started; when the capture then fails, the client is
+// told after the offer (video and audio off) rather than left waiting for
+// media that will not come.
+func TestMediaStartFailureReported(t *testing.T) {
+	m, s, conn := newViewerManager(t, &brokenStream{fakeStream{id: "main"}}, &brokenStream{fakeStream{id: "audio"}})
 	if err := m.Request(s, types.SignalRequest{}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,12 @@ package webrtc
 
 import (
 	"encoding/json"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/neko-webrtc/neko/internal/config"
-	"github.com/neko-webrtc/neko/internal/session"
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
@@ -19,27 +16,7 @@ import (
 // peer connection on its own; reading that peer's statistics meanwhile
 // must be safe (the race detector catches pc.GetStats racing that close).
 func TestPeerStatsWhileClientLeaves(t *testing.T) {
-	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
-	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &recordingConn{}
-	if err := sessions.Connect(s, conn); err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Options{
-		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
-		VideoCodec: "vp8", AudioCodec: "opus",
-		Videos:   []Stream{&fakeStream{id: "main"}},
-		Audio:    &fakeStream{id: "audio"},
-		Sessions: sessions,
-		Logger:   slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Shutdown()
+	m, s, conn := newViewerManager(t, &fakeStream{id: "main"}, &fakeStream{id: "audio"})
 
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
