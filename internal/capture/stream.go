@@ -151,18 +151,6 @@ func (s *Stream) forceKeyframeLocked() {
 // that has not appeared; then another is forced.
 const keyInFlightTimeout = 300 * time.Millisecond
 
-// Restart rebuilds the pipeline (e.g. after a screen size change) without
-// dropping viewers.
-func (s *Stream) Restart() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pipeline == nil {
-		return nil
-	}
-	s.stopLocked()
-	return s.startLocked()
-}
-
 // Close stops the pipeline for good.
 func (s *Stream) Close() {
 	s.mu.Lock()

@@ -80,8 +80,9 @@ func TestKeyframeRequestsMerged(t *testing.T) {
 	}
 }
 
-// TestRestartKeepsViewers: a restart (screen resize) keeps the handler and
-// the viewer count, and the new encoder starts with a keyframe.
+// TestRestartKeepsViewers: a restart (screen resize, Videos.Restart) keeps
+// the handler and the viewer count, and the new encoder starts with a
+// keyframe.
 func TestRestartKeepsViewers(t *testing.T) {
 	s, count := testStream(t)
 	if err := s.Acquire(); err != nil {
@@ -89,7 +90,7 @@ func TestRestartKeepsViewers(t *testing.T) {
 	}
 	waitUntil(t, "frames", func() bool { f, _ := count(); return f > 3 })
 	_, keys := count()
-	if err := s.Restart(); err != nil {
+	if err := (&Videos{streams: []*Stream{s}}).Restart(); err != nil {
 		t.Fatal(err)
 	}
 	if s.Viewers() != 1 || !s.Running() {

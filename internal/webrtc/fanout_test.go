@@ -40,7 +40,6 @@ func (f *fakeStream) Release() {
 }
 func (f *fakeStream) RequestKeyframe()                   { f.keys.Add(1) }
 func (f *fakeStream) SetHandler(fn func(capture.Sample)) { f.handler.Store(&fn) }
-func (f *fakeStream) Restart() error                     { return nil }
 func (f *fakeStream) viewers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
