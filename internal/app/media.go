@@ -21,18 +21,22 @@ import (
 func (a *App) newMedia(display, pulseServer string) error {
 	cfg := a.cfg.Capture
 	var err error
+	screen := func() capture.Screen {
+		if a.desktop != nil {
+			if w, h, r, err := a.desktop.ScreenSize(); err == nil {
+				return capture.Screen{Width: w, Height: h, Rate: r}
+			}
+		}
+		s := a.cfg.Desktop.Screen
+		return capture.Screen{Width: s.Width, Height: s.Height, Rate: s.Rate}
+	}
+	// One capture of the screen for every pipeline that encodes it.
+	frames := capture.NewFrames(display, a.log)
 	a.video, err = capture.NewVideos(capture.VideoOptions{
 		Config:  cfg,
 		Display: display,
-		Screen: func() capture.Screen {
-			if a.desktop != nil {
-				if w, h, r, err := a.desktop.ScreenSize(); err == nil {
-					return capture.Screen{Width: w, Height: h, Rate: r}
-				}
-			}
-			s := a.cfg.Desktop.Screen
-			return capture.Screen{Width: s.Width, Height: s.Height, Rate: s.Rate}
-		},
+		Frames:  frames,
+		Screen:  screen,
 		// v3 clients draw the cursor from the data channel; v2 clients
 		// (legacy mode) get a quality of their own with it drawn in,
 		// encoded only while a v2 client watches.
@@ -45,7 +49,7 @@ func (a *App) newMedia(display, pulseServer string) error {
 	}
 	if a.cast, err = capture.NewScreencast(capture.ScreencastOptions{
 		Enabled: cfg.Screencast, Display: display, Rate: cfg.ScreencastRate, Quality: cfg.ScreencastQuality,
-		Pipeline: cfg.ScreencastPipeline, Logger: a.log,
+		Pipeline: cfg.ScreencastPipeline, Frames: frames, Screen: screen, Logger: a.log,
 	}); err != nil {
 		return err
 	}
@@ -53,6 +57,7 @@ func (a *App) newMedia(display, pulseServer string) error {
 		Display: display, AudioServer: pulseServer, AudioDevice: cfg.AudioDevice,
 		Pipeline: cfg.BroadcastPipeline, Preset: cfg.BroadcastPreset,
 		VideoKbps: cfg.BroadcastVideoKbps, AudioKbps: cfg.BroadcastAudioKbps, FPS: a.cfg.Desktop.Screen.Rate,
+		Frames: frames, Screen: screen,
 		// Admins follow the broadcast (started, stopped, failed).
 		OnStatus: func(active bool, url string) {
 			if a.sessions != nil {
@@ -200,7 +205,7 @@ type apiDesktop struct {
 func (d apiDesktop) ScreenshotJPEG(quality int) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return capture.Screenshot(ctx, d.display, quality, "")
+	return capture.Screenshot(ctx, d.display, quality)
 }
 
 // fetchPublicIP asks webrtc.ip_retrieval_url for the public address when

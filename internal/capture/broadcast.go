@@ -30,6 +30,10 @@ type BroadcastOptions struct {
 	VideoKbps int
 	AudioKbps int
 	FPS       int
+	// Frames feeds the default pipeline's video (nil: frames of its
+	// own); Screen is the screen when it starts.
+	Frames *Frames
+	Screen func() Screen
 	// OnStatus is told every change (started, stopped, failed).
 	OnStatus func(active bool, url string)
 	Logger   *slog.Logger
@@ -46,6 +50,7 @@ type Broadcast struct {
 	mu       sync.Mutex
 	url      string
 	pipeline *gst.Pipeline
+	detach   func() // stops the pipeline's feed
 }
 
 // NewBroadcast makes an inactive broadcast.
@@ -65,11 +70,17 @@ func NewBroadcast(o BroadcastOptions) *Broadcast {
 	if o.AudioKbps <= 0 {
 		o.AudioKbps = 128
 	}
+	if o.Frames == nil {
+		o.Frames = NewFrames(o.Display, o.Logger)
+	}
+	if o.Screen == nil {
+		o.Screen = func() Screen { return Screen{Width: 1280, Height: 720, Rate: 30} }
+	}
 	return &Broadcast{o: o, log: o.Logger.With("component", "broadcast")}
 }
 
-// description builds the pipeline for u.
-func (b *Broadcast) description(u string) (string, error) {
+// description builds the pipeline for u, and what feeds it.
+func (b *Broadcast) description(u string) (string, *Feed) {
 	o := b.o
 	if o.Pipeline != "" {
 		return strings.NewReplacer("{url}", u, "{display}", o.Display, "{device}", o.AudioDevice).Replace(o.Pipeline), nil
@@ -81,11 +92,13 @@ func (b *Broadcast) description(u string) (string, error) {
 	if o.AudioDevice != "" {
 		pulse += " device=" + quote(o.AudioDevice)
 	}
+	sc := o.Screen()
+	feed := Feed{Width: sc.Width, Height: sc.Height, FPS: float64(o.FPS), Pointer: true, Follow: true}
 	return fmt.Sprintf("flvmux name=mux streamable=true ! rtmpsink location=%s "+
 		"%s ! audio/x-raw,channels=2 ! audioconvert ! audioresample ! voaacenc bitrate=%d ! queue ! mux. "+
-		"ximagesrc display-name=%s show-pointer=true use-damage=false ! video/x-raw,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420 "+
+		"%s ! videoconvert ! video/x-raw,format=I420 "+
 		"! x264enc threads=1 bframes=0 key-int-max=%d bitrate=%d tune=zerolatency speed-preset=%s ! video/x-h264,profile=main ! h264parse ! queue ! mux.",
-		quote(u+" live=1"), pulse, o.AudioKbps*1000, o.Display, o.FPS, o.FPS*2, o.VideoKbps, o.Preset), nil
+		quote(u+" live=1"), pulse, o.AudioKbps*1000, feed.Appsrc(), o.FPS*2, o.VideoKbps, o.Preset), &feed
 }
 
 // Start starts broadcasting to u.
@@ -104,12 +117,12 @@ func (b *Broadcast) Start(u string) error {
 		b.mu.Unlock()
 		return ErrBroadcastActive
 	}
-	desc, err := b.description(u)
-	if err != nil {
-		b.mu.Unlock()
-		return err
+	desc, feed := b.description(u)
+	src := ""
+	if feed != nil {
+		src = "src"
 	}
-	p, err := gst.New(desc, "", "", nil)
+	p, err := gst.New(desc, "", src, nil)
 	if err != nil {
 		b.mu.Unlock()
 		return fmt.Errorf("capture: broadcast: %w", err)
@@ -120,6 +133,9 @@ func (b *Broadcast) Start(u string) error {
 		return fmt.Errorf("capture: broadcast: %w", err)
 	}
 	b.pipeline, b.url = p, u
+	if feed != nil {
+		b.detach = b.o.Frames.Attach(p, *feed)
+	}
 	b.mu.Unlock()
 	b.log.Info("broadcast started", "url", redact(u))
 	go b.supervise(p)
@@ -145,6 +161,7 @@ func (b *Broadcast) supervise(p *gst.Pipeline) {
 		return
 	}
 	b.pipeline, b.url = nil, ""
+	b.stopFeedLocked()
 	b.mu.Unlock()
 	p.Stop()
 	b.log.Warn("broadcast failed", "err", err)
@@ -160,11 +177,19 @@ func (b *Broadcast) Stop() error {
 		return ErrBroadcastInactive
 	}
 	b.pipeline, b.url = nil, ""
+	b.stopFeedLocked()
 	b.mu.Unlock()
 	p.Stop()
 	b.log.Info("broadcast stopped")
 	b.notify(false, "")
 	return nil
+}
+
+func (b *Broadcast) stopFeedLocked() {
+	if b.detach != nil {
+		b.detach()
+		b.detach = nil
+	}
 }
 
 // Status reports whether it broadcasts, and where.

@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"github.com/neko-webrtc/neko/internal/capture/gst"
+
 	"errors"
 	"os"
 	"path/filepath"
@@ -90,11 +92,14 @@ func TestBroadcastDefaultPipeline(t *testing.T) {
 	if err := b.Start("http://example.invalid/x"); !errors.Is(err, ErrBroadcastURL) {
 		t.Fatalf("non-rtmp url: %v", err)
 	}
-	d, err := b.description("rtmp://127.0.0.1/live/key")
-	if err != nil {
+	d, feed := b.description("rtmp://127.0.0.1/live/key")
+	if feed == nil || !feed.Pointer || !feed.Follow || feed.FPS != 25 {
+		t.Fatalf("feed %+v", feed)
+	}
+	if err := gst.Check(d); err != nil {
 		t.Fatal(err)
 	}
-	for _, part := range []string{`rtmpsink location="rtmp://127.0.0.1/live/key live=1"`, "display-name=:7", "voaacenc bitrate=128000", "speed-preset=veryfast", "bitrate=4096"} {
+	for _, part := range []string{`rtmpsink location="rtmp://127.0.0.1/live/key live=1"`, "appsrc name=src", "voaacenc bitrate=128000", "speed-preset=veryfast", "bitrate=4096"} {
 		if !contains(d, part) {
 			t.Errorf("pipeline lacks %q: %s", part, d)
 		}

@@ -71,11 +71,15 @@ func TestQualityPipeline(t *testing.T) {
 		GstParams: map[string]string{"threads": "4", "bitrate": "4096", "key-int-max": "15", "byte-stream": "true", "tune": "zerolatency", "speed-preset": "veryfast"},
 		GstSuffix: "! video/x-h264,stream-format=byte-stream",
 	}
-	got, err := QualityPipeline(q, ":5", Screen{Width: 1280, Height: 720, Rate: 30})
+	got, feed, err := QualityPipeline(q, ":5", Screen{Width: 1280, Height: 720, Rate: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "ximagesrc display-name=:5 show-pointer=false use-damage=false ! video/x-raw,framerate=2000/100 ! videoconvert" +
+	if feed == nil || *feed != (Feed{Width: 1280, Height: 720, FPS: 20}) {
+		t.Fatalf("feed %+v", feed)
+	}
+	want := "appsrc name=src is-live=true format=time do-timestamp=true max-buffers=2 max-bytes=0 leaky-type=downstream" +
+		" caps=video/x-raw,format=BGRx,width=1280,height=720,framerate=2000/100 ! videoconvert" +
 		" ! videoscale ! capsfilter caps=video/x-raw,width=852,height=480 ! video/x-raw,format=I420" +
 		" ! x264enc name=encoder bitrate=4096 byte-stream=true key-int-max=15 speed-preset=veryfast threads=4 tune=zerolatency" +
 		" ! video/x-h264,stream-format=byte-stream ! appsink name=appsink sync=false"
@@ -87,19 +91,19 @@ func TestQualityPipeline(t *testing.T) {
 	}
 
 	// No fps: the screen's rate; no format in the prefix: I420 is forced.
-	got, err = QualityPipeline(config.VideoPipeline{GstEncoder: "vp8enc", ShowPointer: true,
+	got, feed, err = QualityPipeline(config.VideoPipeline{GstEncoder: "vp8enc", ShowPointer: true,
 		GstParams: map[string]string{"target-bitrate": "round(3072 * 650)"}}, ":1", Screen{Width: 1920, Height: 1080, Rate: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(got, "show-pointer=true") || !strings.Contains(got, "framerate=6000/100") ||
+	if feed == nil || !feed.Pointer || feed.FPS != 60 || !strings.Contains(got, "framerate=6000/100") ||
 		!strings.Contains(got, "capsfilter caps=video/x-raw,format=I420 ! vp8enc name=encoder target-bitrate=1996800 ! appsink") {
 		t.Fatalf("got %s", got)
 	}
 
-	got, err = QualityPipeline(config.VideoPipeline{GstPipeline: "ximagesrc display-name={display} ! vp8enc ! appsink name=appsink"}, ":3", Screen{})
-	if err != nil || got != "ximagesrc display-name=:3 ! vp8enc ! appsink name=appsink" {
-		t.Fatalf("gst_pipeline: %q %v", got, err)
+	got, feed, err = QualityPipeline(config.VideoPipeline{GstPipeline: "ximagesrc display-name={display} ! vp8enc ! appsink name=appsink"}, ":3", Screen{})
+	if err != nil || got != "ximagesrc display-name=:3 ! vp8enc ! appsink name=appsink" || feed != nil {
+		t.Fatalf("gst_pipeline: %q %v %v", got, feed, err)
 	}
 
 	for name, q := range map[string]config.VideoPipeline{
@@ -110,7 +114,7 @@ func TestQualityPipeline(t *testing.T) {
 		"no encoder": {FPS: "10"},
 		"no appsink": {GstPipeline: "ximagesrc ! fakesink"},
 	} {
-		if _, err := QualityPipeline(q, ":1", Screen{Width: 1280, Height: 720, Rate: 30}); err == nil {
+		if _, _, err := QualityPipeline(q, ":1", Screen{Width: 1280, Height: 720, Rate: 30}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

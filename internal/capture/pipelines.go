@@ -12,20 +12,22 @@ import (
 
 // VideoParams describe a generated video pipeline.
 type VideoParams struct {
-	Display     string
-	Codec       string
-	FPS         int
-	BitrateKbps int
+	// Width and Height are the screen's: the frames fed in.
+	Width, Height int
+	Codec         string
+	FPS           int
+	BitrateKbps   int
 	// ShowPointer draws the cursor into the video. Clients that draw the
 	// cursor themselves from the data channel don't need it.
 	ShowPointer bool
 }
 
-// VideoPipeline returns the default low-latency pipeline for p. The
-// settings come from measurements on a 2-core machine (docs/architecture.md):
-// single-threaded realtime encoders, no B-frames, CBR, a keyframe at least
-// every four seconds, no queue that could hold more than a frame.
-func VideoPipeline(p VideoParams) (string, error) {
+// VideoPipeline returns the default low-latency pipeline for p, fed with
+// the screen's frames as the returned Feed says. The settings come from
+// measurements on a 2-core machine (docs/architecture.md): single-threaded
+// realtime encoders, no B-frames, CBR, a keyframe at least every four
+// seconds, no queue that could hold more than a frame.
+func VideoPipeline(p VideoParams) (string, Feed, error) {
 	if p.FPS <= 0 {
 		p.FPS = 30
 	}
@@ -33,8 +35,8 @@ func VideoPipeline(p VideoParams) (string, error) {
 		p.BitrateKbps = 3000
 	}
 	gop := p.FPS * 4
-	src := fmt.Sprintf("ximagesrc display-name=%s show-pointer=%t use-damage=false ! video/x-raw,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420",
-		p.Display, p.ShowPointer, p.FPS)
+	feed := Feed{Width: p.Width, Height: p.Height, FPS: float64(p.FPS), Pointer: p.ShowPointer}
+	src := feed.Appsrc() + " ! videoconvert ! video/x-raw,format=I420"
 	var enc string
 	switch p.Codec {
 	case "vp8":
@@ -56,9 +58,9 @@ func VideoPipeline(p VideoParams) (string, error) {
 		enc = fmt.Sprintf("x265enc speed-preset=ultrafast tune=zerolatency bitrate=%d key-int-max=%d option-string=repeat-headers=1:bframes=0 ! h265parse ! video/x-h265,stream-format=byte-stream,alignment=au,profile=main",
 			p.BitrateKbps, gop)
 	default:
-		return "", fmt.Errorf("%w: video codec %q", ErrUnsupportedCodec, p.Codec)
+		return "", Feed{}, fmt.Errorf("%w: video codec %q", ErrUnsupportedCodec, p.Codec)
 	}
-	return src + " ! " + enc + " ! appsink name=appsink sync=false", nil
+	return src + " ! " + enc + " ! appsink name=appsink sync=false", feed, nil
 }
 
 // VideoEncoder is the GStreamer element of the default pipeline of codec.
@@ -83,52 +85,61 @@ type Screen struct{ Width, Height, Rate int }
 
 // QualityPipeline builds the pipeline of a configured quality for the
 // current screen (capture.video.pipelines): either its whole description
-// with {display} filled in, or
+// with {display} filled in (it captures by itself: no Feed), or
 //
-//	ximagesrc → framerate → convert → [scale] → gst_prefix → gst_encoder
+//	frames (appsrc) → convert → [scale] → gst_prefix → gst_encoder
 //	name=encoder gst_params… → gst_suffix → appsink
 //
-// where fps, width, height and every parameter are expressions over the
-// screen's width, height and fps.
-func QualityPipeline(q config.VideoPipeline, display string, screen Screen) (string, error) {
+// fed as the returned Feed says, where fps, width, height and every
+// parameter are expressions over the screen's width, height and fps.
+func QualityPipeline(q config.VideoPipeline, display string, screen Screen) (string, *Feed, error) {
 	if q.GstPipeline != "" {
-		return CustomPipeline(q.GstPipeline, display, "")
+		d, err := CustomPipeline(q.GstPipeline, display, "")
+		return d, nil, err
 	}
+	d, feed, err := qualityPipeline(q, screen)
+	if err != nil {
+		return "", nil, err
+	}
+	return d, &feed, nil
+}
+
+func qualityPipeline(q config.VideoPipeline, screen Screen) (string, Feed, error) {
 	if q.GstEncoder == "" {
-		return "", errors.New("no gst_encoder")
+		return "", Feed{}, errors.New("no gst_encoder")
 	}
 	if screen.Rate <= 0 {
 		screen.Rate = 30
 	}
 	vars := map[string]float64{"width": float64(screen.Width), "height": float64(screen.Height), "fps": float64(screen.Rate)}
-	var b strings.Builder
-	fmt.Fprintf(&b, "ximagesrc display-name=%s show-pointer=%t use-damage=false", display, q.ShowPointer)
 	fps := float64(screen.Rate)
 	if q.FPS != "" {
 		f, err := evalNumber(q.FPS, vars)
 		if err != nil {
-			return "", fmt.Errorf("fps: %w", err)
+			return "", Feed{}, fmt.Errorf("fps: %w", err)
 		}
 		if f <= 0 || f > 1000 {
-			return "", fmt.Errorf("fps %v out of range", f)
+			return "", Feed{}, fmt.Errorf("fps %v out of range", f)
 		}
 		fps = f
 	}
-	fmt.Fprintf(&b, " ! video/x-raw,framerate=%d/100 ! videoconvert", int(math.Round(fps*100)))
+	feed := Feed{Width: screen.Width, Height: screen.Height, FPS: math.Round(fps*100) / 100, Pointer: q.ShowPointer}
+	var b strings.Builder
+	b.WriteString(feed.Appsrc() + " ! videoconvert")
 	var caps []string
 	if q.Width != "" && q.Height != "" {
 		w, err := evalNumber(q.Width, vars)
 		if err != nil {
-			return "", fmt.Errorf("width: %w", err)
+			return "", Feed{}, fmt.Errorf("width: %w", err)
 		}
 		h, err := evalNumber(q.Height, vars)
 		if err != nil {
-			return "", fmt.Errorf("height: %w", err)
+			return "", Feed{}, fmt.Errorf("height: %w", err)
 		}
 		// Encoders want even sizes for 4:2:0.
 		wi, hi := int(w)&^1, int(h)&^1
 		if wi < 2 || hi < 2 || wi > 16384 || hi > 16384 {
-			return "", fmt.Errorf("size %dx%d out of range", wi, hi)
+			return "", Feed{}, fmt.Errorf("size %dx%d out of range", wi, hi)
 		}
 		b.WriteString(" ! videoscale")
 		caps = append(caps, fmt.Sprintf("width=%d,height=%d", wi, hi))
@@ -162,7 +173,7 @@ func QualityPipeline(q config.VideoPipeline, display string, screen Screen) (str
 		b.WriteString(" " + ensureBang(s))
 	}
 	b.WriteString(" ! appsink name=appsink sync=false")
-	return b.String(), nil
+	return b.String(), feed, nil
 }
 
 func ensureBang(s string) string {

@@ -26,7 +26,11 @@ type ScreencastOptions struct {
 	Rate     string // frames per second as a fraction, "10/1"
 	Quality  string // JPEG quality, 0–100
 	Pipeline string // custom pipeline ending in appsink name=appsink
-	Logger   *slog.Logger
+	// Frames feeds the default pipeline (nil: frames of its own); Screen
+	// is the screen when it starts.
+	Frames *Frames
+	Screen func() Screen
+	Logger *slog.Logger
 }
 
 // Screencast serves the current screen as JPEG images from a pipeline
@@ -51,25 +55,38 @@ func NewScreencast(o ScreencastOptions) (*Screencast, error) {
 	if !o.Enabled {
 		return s, nil
 	}
-	var desc string
+	var build func() (pipelineSpec, error)
 	if o.Pipeline != "" {
 		d, err := CustomPipeline(o.Pipeline, o.Display, "")
 		if err != nil {
 			return nil, fmt.Errorf("capture.screencast.pipeline: %w", err)
 		}
-		desc = d
+		build = func() (pipelineSpec, error) { return pipelineSpec{desc: d}, nil }
 	} else {
 		if !rateRe.MatchString(o.Rate) || strings.HasPrefix(o.Rate, "0") {
+			return nil, fmt.Errorf("capture.screencast.rate %q: want a fraction such as 10/1", o.Rate)
+		}
+		var num, den int
+		if _, err := fmt.Sscanf(o.Rate, "%d/%d", &num, &den); err != nil || den == 0 {
 			return nil, fmt.Errorf("capture.screencast.rate %q: want a fraction such as 10/1", o.Rate)
 		}
 		q, err := strconv.Atoi(o.Quality)
 		if err != nil || q < 0 || q > 100 {
 			return nil, fmt.Errorf("capture.screencast.quality %q: want 0 to 100", o.Quality)
 		}
-		desc = fmt.Sprintf("ximagesrc display-name=%s show-pointer=true use-damage=false ! video/x-raw,framerate=%s ! videoconvert ! jpegenc quality=%d ! appsink name=appsink sync=false",
-			o.Display, o.Rate, q)
+		if o.Frames == nil {
+			o.Frames = NewFrames(o.Display, o.Logger)
+		}
+		if o.Screen == nil {
+			o.Screen = func() Screen { return Screen{Width: 1280, Height: 720, Rate: 30} }
+		}
+		build = func() (pipelineSpec, error) {
+			sc := o.Screen()
+			feed := Feed{Width: sc.Width, Height: sc.Height, FPS: float64(num) / float64(den), Pointer: true, Follow: true}
+			return pipelineSpec{desc: fmt.Sprintf("%s ! videoconvert ! jpegenc quality=%d ! appsink name=appsink sync=false", feed.Appsrc(), q), feed: &feed}, nil
+		}
 	}
-	s.stream = NewStream("screencast", "screencast", func() (string, error) { return desc, nil }, o.Logger)
+	s.stream = newFedStream("screencast", "screencast", build, o.Frames, o.Logger)
 	s.stream.SetHandler(s.onImage)
 	return s, nil
 }

@@ -21,10 +21,12 @@ type Sample = gst.Sample
 
 // Stream is one lazily started pipeline.
 type Stream struct {
-	id   string
-	kind string // "video" or "audio"
-	desc func() (string, error)
-	log  *slog.Logger
+	id    string
+	kind  string // "video" or "audio"
+	build func() (pipelineSpec, error)
+	// frames feeds the pipelines whose spec has a feed.
+	frames *Frames
+	log    *slog.Logger
 
 	mu       sync.Mutex
 	refs     int
@@ -39,15 +41,31 @@ type Stream struct {
 	generated int // pipelines started, for tests and metrics
 	restart   *time.Timer
 	keyRetry  *time.Timer // see forceKeyframeLocked
+	detach    func()      // stops the running pipeline's feed
+}
+
+// pipelineSpec is a pipeline to start: its description and, when it
+// starts with an appsrc (Feed.Appsrc), what Frames must feed it.
+type pipelineSpec struct {
+	desc string
+	feed *Feed
 }
 
 // NewStream makes a stream whose pipeline description comes from desc (it
 // may depend on the current screen size, so it is asked at every start).
 func NewStream(id, kind string, desc func() (string, error), log *slog.Logger) *Stream {
+	return newFedStream(id, kind, func() (pipelineSpec, error) {
+		d, err := desc()
+		return pipelineSpec{desc: d}, err
+	}, nil, log)
+}
+
+// newFedStream makes a stream whose pipelines may be fed by frames.
+func newFedStream(id, kind string, build func() (pipelineSpec, error), frames *Frames, log *slog.Logger) *Stream {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Stream{id: id, kind: kind, desc: desc, log: log.With("stream", id, "kind", kind)}
+	return &Stream{id: id, kind: kind, build: build, frames: frames, log: log.With("stream", id, "kind", kind)}
 }
 
 func (s *Stream) ID() string   { return s.id }
@@ -160,17 +178,27 @@ func (s *Stream) Close() {
 }
 
 func (s *Stream) startLocked() error {
-	desc, err := s.desc()
+	spec, err := s.build()
 	if err != nil {
 		return fmt.Errorf("capture: %s pipeline: %w", s.id, err)
 	}
-	p, err := gst.New(desc, "appsink", "", s.deliver)
+	desc, src := spec.desc, ""
+	if spec.feed != nil {
+		if s.frames == nil {
+			return fmt.Errorf("capture: %s: %w", s.id, errNoFrames)
+		}
+		src = "src"
+	}
+	p, err := gst.New(desc, "appsink", src, s.deliver)
 	if err != nil {
 		return fmt.Errorf("capture: %s: %w", s.id, err)
 	}
 	if err := p.Start(); err != nil {
 		p.Stop()
 		return fmt.Errorf("capture: %s: %w", s.id, err)
+	}
+	if spec.feed != nil {
+		s.detach = s.frames.Attach(p, *spec.feed)
 	}
 	s.pipeline = p
 	s.generated++
@@ -191,6 +219,10 @@ func (s *Stream) stopLocked() {
 	}
 	if s.pipeline == nil {
 		return
+	}
+	if s.detach != nil {
+		s.detach()
+		s.detach = nil
 	}
 	p := s.pipeline
 	s.pipeline = nil

@@ -15,6 +15,8 @@ import (
 type VideoOptions struct {
 	Config  config.Capture
 	Display string
+	// Frames feeds the generated pipelines; nil: one of their own.
+	Frames *Frames
 	// Screen reports the current screen: pipelines are built for it at
 	// every start, so a resize followed by Restart changes them.
 	Screen func() Screen
@@ -41,6 +43,9 @@ func NewVideos(o VideoOptions) (*Videos, error) {
 	if o.Screen == nil {
 		o.Screen = func() Screen { return Screen{Width: 1280, Height: 720, Rate: 30} }
 	}
+	if o.Frames == nil {
+		o.Frames = NewFrames(o.Display, o.Logger)
+	}
 	cfg := o.Config
 	v := &Videos{}
 	ids := cfg.VideoIDs
@@ -48,27 +53,18 @@ func NewVideos(o VideoOptions) (*Videos, error) {
 		ids = []string{"main"}
 	}
 	for _, id := range ids {
-		var desc func() (string, error)
-		if q, ok := cfg.VideoPipelines[id]; ok {
-			desc = func() (string, error) { return QualityPipeline(q, o.Display, o.Screen()) }
-		} else if cfg.VideoPipeline != "" {
-			desc = func() (string, error) { return CustomPipeline(cfg.VideoPipeline, o.Display, cfg.AudioDevice) }
-		} else {
-			desc = func() (string, error) {
-				return VideoPipeline(VideoParams{Display: o.Display, Codec: cfg.VideoCodec, FPS: o.Screen().Rate, ShowPointer: o.ShowPointer})
-			}
-		}
-		if err := checkPipeline(id, cfg.VideoCodec, desc); err != nil {
+		build := qualityBuild(o, id, o.ShowPointer)
+		if err := checkPipeline(id, cfg.VideoCodec, build); err != nil {
 			return nil, err
 		}
-		v.streams = append(v.streams, NewStream(id, "video", desc, o.Logger))
+		v.streams = append(v.streams, newFedStream(id, "video", build, o.Frames, o.Logger))
 	}
 	if o.Legacy {
-		desc := legacyPipeline(o, ids[0])
-		if err := checkPipeline(LegacyID, cfg.VideoCodec, desc); err != nil {
+		build := qualityBuild(o, ids[0], true)
+		if err := checkPipeline(LegacyID, cfg.VideoCodec, build); err != nil {
 			return nil, err
 		}
-		v.streams = append(v.streams, NewStream(LegacyID, "video", desc, o.Logger))
+		v.streams = append(v.streams, newFedStream(LegacyID, "video", build, o.Frames, o.Logger))
 	}
 	return v, nil
 }
@@ -76,30 +72,41 @@ func NewVideos(o VideoOptions) (*Videos, error) {
 // LegacyID is the quality offered to v2 clients (see VideoOptions.Legacy).
 const LegacyID = "legacy"
 
-// legacyPipeline is the pipeline of quality id with the pointer drawn in.
-func legacyPipeline(o VideoOptions, id string) func() (string, error) {
+// qualityBuild builds quality id's pipeline for the current screen:
+// configured (capture.video.pipelines), the capture.video.pipeline
+// shorthand, or the default for capture.video.codec. pointer draws the
+// cursor in (the legacy quality forces it on).
+func qualityBuild(o VideoOptions, id string, pointer bool) func() (pipelineSpec, error) {
 	cfg := o.Config
 	if q, ok := cfg.VideoPipelines[id]; ok {
-		q.ShowPointer = true
-		return func() (string, error) { return QualityPipeline(q, o.Display, o.Screen()) }
-	}
-	if cfg.VideoPipeline != "" {
-		return func() (string, error) {
-			d, err := CustomPipeline(cfg.VideoPipeline, o.Display, cfg.AudioDevice)
-			return strings.Replace(d, "show-pointer=false", "show-pointer=true", 1), err
+		q.ShowPointer = q.ShowPointer || pointer
+		return func() (pipelineSpec, error) {
+			d, feed, err := QualityPipeline(q, o.Display, o.Screen())
+			return pipelineSpec{desc: d, feed: feed}, err
 		}
 	}
-	return func() (string, error) {
-		return VideoPipeline(VideoParams{Display: o.Display, Codec: cfg.VideoCodec, FPS: o.Screen().Rate, ShowPointer: true})
+	if cfg.VideoPipeline != "" {
+		return func() (pipelineSpec, error) {
+			d, err := CustomPipeline(cfg.VideoPipeline, o.Display, cfg.AudioDevice)
+			if pointer {
+				d = strings.Replace(d, "show-pointer=false", "show-pointer=true", 1)
+			}
+			return pipelineSpec{desc: d}, err
+		}
+	}
+	return func() (pipelineSpec, error) {
+		sc := o.Screen()
+		d, feed, err := VideoPipeline(VideoParams{Width: sc.Width, Height: sc.Height, Codec: cfg.VideoCodec, FPS: sc.Rate, ShowPointer: pointer})
+		return pipelineSpec{desc: d, feed: &feed}, err
 	}
 }
 
-func checkPipeline(id, codec string, desc func() (string, error)) error {
-	d, err := desc()
+func checkPipeline(id, codec string, build func() (pipelineSpec, error)) error {
+	spec, err := build()
 	if err != nil {
 		return fmt.Errorf("capture: video %q: %w", id, err)
 	}
-	if err := gst.Check(d); err != nil {
+	if err := gst.Check(spec.desc); err != nil {
 		if enc := VideoEncoder(codec); enc != "" && !gst.ElementExists(enc) {
 			return fmt.Errorf("capture: video %q: capture.video.codec %s needs the GStreamer element %s, which is not installed: %w", id, codec, enc, err)
 		}
@@ -124,11 +131,11 @@ func (v *Videos) Get(id string) (*Stream, bool) {
 // Restart rebuilds the running pipelines (the screen size changed);
 // viewers stay attached and receive a keyframe from the new encoder.
 //
-// No display is opened from the change until every old pipeline has
-// stopped and the X captures still running elsewhere (screencast,
-// broadcast) have had the time of a frame to reallocate their images at
-// the new size: an ximagesrc doing that while another opens its display
-// deadlocks both (see gst/xopen.go).
+// Custom pipelines may capture with their own ximagesrc: no display is
+// opened from the change until every old pipeline has stopped and the
+// ximagesrc elements still running elsewhere have had the time of a
+// frame to reallocate their images at the new size (an ximagesrc doing
+// that while another opens its display deadlocks both, gst/xopen.go).
 func (v *Videos) Restart() error {
 	for _, s := range v.streams {
 		s.mu.Lock()
@@ -152,9 +159,8 @@ func (v *Videos) Restart() error {
 	return errors.Join(errs...)
 }
 
-// xResizeSettle is how long X captures get to reallocate their images
-// after a screen size change: a frame of the slowest capture (the
-// screencast's default 10 fps) and some.
+// xResizeSettle is how long ximagesrc captures get to reallocate their
+// images after a screen size change: a frame at 10 fps and some.
 const xResizeSettle = 300 * time.Millisecond
 
 // Close stops every pipeline for good.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/neko-webrtc/neko/internal/desktop/modeline"
 	"github.com/neko-webrtc/neko/pkg/types"
+
+	"github.com/neko-webrtc/neko/test/xserver"
 )
 
 var (
@@ -71,7 +73,7 @@ EndSection
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	return startServer(tb, "Xorg", "-config", path, "-logfile", filepath.Join(dir, "xorg.log"),
+	return xserver.Start(tb, "Xorg", "-config", path, "-logfile", filepath.Join(dir, "xorg.log"),
 		"-noreset", "-novtswitch", "-nolisten", "tcp", "+extension", "RANDR", "+extension", "XTEST")
 }
 

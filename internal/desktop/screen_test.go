@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jezek/xgb/randr"
+
+	"github.com/neko-webrtc/neko/test/xserver"
 )
 
 func TestScreenSizeXvfb(t *testing.T) {
@@ -62,7 +64,7 @@ func TestScreenResizeXorg(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(xorgDummyConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	display := startServer(t, "Xorg", "-config", conf, "-logfile", filepath.Join(dir, "xorg.log"),
+	display := xserver.Start(t, "Xorg", "-config", conf, "-logfile", filepath.Join(dir, "xorg.log"),
 		"-noreset", "-novtswitch", "-nolisten", "tcp")
 	d := openOn(t, display)
 

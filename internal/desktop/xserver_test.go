@@ -1,21 +1,19 @@
 package desktop
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/neko-webrtc/neko/test/xserver"
 )
 
 func TestMain(m *testing.M) {
@@ -29,64 +27,8 @@ func TestMain(m *testing.M) {
 // Xvfb fails the test: these tests are the only proof the X code works.
 func startXvfb(tb testing.TB) string {
 	tb.Helper()
-	return startServer(tb, "Xvfb",
+	return xserver.Start(tb, "Xvfb",
 		"-screen", "0", "1280x720x24", "-nolisten", "tcp", "+extension", "XTEST")
-}
-
-// startServer runs an X server binary with args plus -displayfd, and returns
-// the display it serves. The server picks a free display number itself and
-// writes it to -displayfd once it accepts connections, so parallel test runs
-// cannot collide. It is killed (by PID) when the test ends.
-func startServer(tb testing.TB, name string, args ...string) string {
-	tb.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		tb.Fatalf("%s is required for desktop tests: %v", name, err)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer r.Close()
-
-	cmd := exec.Command(bin, append(args, "-displayfd", "3")...)
-	cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		tb.Fatalf("start %s: %v", name, err)
-	}
-	w.Close()
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		// SIGTERM lets the server remove its socket and lock file.
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(r).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case n := <-line:
-		if n == "" {
-			<-exited
-			tb.Fatalf("%s exited without a display number: %s", name, stderr.String())
-		}
-		return ":" + n
-	case <-time.After(15 * time.Second):
-		tb.Fatalf("%s did not report a display within 15s: %s", name, stderr.String())
-	}
-	return ""
 }
 
 // openTest starts an Xvfb and opens a Desktop on it.

@@ -36,6 +36,7 @@ type Pipeline struct {
 	src      *app.Source
 
 	x       *xHold // see xopen.go
+	xLive   bool   // counted in xLive
 	stopped atomic.Bool
 	done    chan struct{}
 	errs    chan error
@@ -57,7 +58,15 @@ func New(desc, sinkName, srcName string, onSample func(Sample)) (_ *Pipeline, er
 	if err != nil {
 		return nil, fmt.Errorf("gst: parse pipeline %q: %w", desc, err)
 	}
-	p := &Pipeline{desc: desc, pipeline: pl, x: x, done: make(chan struct{}), errs: make(chan error, 1)}
+	p := &Pipeline{desc: desc, pipeline: pl, x: x, xLive: usesX(desc), done: make(chan struct{}), errs: make(chan error, 1)}
+	if p.xLive {
+		xLive.Add(1)
+		defer func() {
+			if err != nil {
+				xLive.Add(-1)
+			}
+		}()
+	}
 	if sinkName != "" {
 		el, err := pl.GetElementByName(sinkName)
 		if err != nil {
@@ -162,6 +171,9 @@ func (p *Pipeline) Stop() {
 		p.stopped.Store(true)
 		_ = p.pipeline.BlockSetState(gst.StateNull)
 		p.x.release()
+		if p.xLive {
+			xLive.Add(-1)
+		}
 		// The appsink's callbacks sit in go-gst's global pointer registry
 		// and reference this pipeline: replacing them releases the old
 		// ones, so the garbage collector can free the pipeline (and its

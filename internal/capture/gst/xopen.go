@@ -3,9 +3,14 @@ package gst
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
+// The server's own captures do not use ximagesrc (they are fed by
+// capture.Frames, without Xlib); only custom pipelines that name it do,
+// and this guard is for them.
+//
 // ximagesrc holds an X server grab through every frame it captures, and
 // while it does, the first frames after a start or a screen size change
 // create or free shared-memory images, which takes Xlib's process-wide
@@ -25,6 +30,9 @@ import (
 // its first sample is out (or xSettle after it started, or when it
 // stops). It is process-wide because the Xlib lock it mirrors is.
 var xOpen sync.Mutex
+
+// xLive counts the ximagesrc pipelines parsed and not yet stopped.
+var xLive atomic.Int32
 
 // xSettle bounds how long a started pipeline holds xOpen without having
 // delivered a sample (one with no appsink, or one that fails); xHoldMax
@@ -70,9 +78,13 @@ func (h *xHold) release() {
 // lock under a server grab (after a screen size change they reallocate
 // their images). stop may stop pipelines (their holds are gone by then,
 // or end without xOpen: release is a no-op for a hold already ended).
+//
+// With no ximagesrc left running there is nothing to wait for.
 func SettleX(d time.Duration, stop func()) {
 	xOpen.Lock()
 	defer xOpen.Unlock()
 	stop()
-	time.Sleep(d)
+	if xLive.Load() > 0 {
+		time.Sleep(d)
+	}
 }

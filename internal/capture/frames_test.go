@@ -1,0 +1,288 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neko-webrtc/neko/internal/capture/gst"
+	"github.com/neko-webrtc/neko/internal/capture/ximage"
+	"github.com/neko-webrtc/neko/internal/config"
+	"github.com/neko-webrtc/neko/test/xserver"
+)
+
+// fakeScreen is a grabber whose pixels are all one value, with a 1x1
+// white cursor at 0,0.
+type fakeScreen struct {
+	mu      sync.Mutex
+	w, h    int
+	value   byte
+	grabs   int
+	opens   int
+	closes  int
+	failing bool // Grab fails (the server went away)
+	pix     []byte
+}
+
+func (s *fakeScreen) open(string) (grabber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opens++
+	return s, nil
+}
+
+func (s *fakeScreen) Size() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w, s.h
+}
+
+func (s *fakeScreen) Grab() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		return nil, errors.New("server gone")
+	}
+	s.grabs++
+	if len(s.pix) != s.w*s.h*4 {
+		s.pix = make([]byte, s.w*s.h*4)
+	}
+	for i := range s.pix {
+		s.pix[i] = s.value
+	}
+	return s.pix, nil
+}
+
+func (s *fakeScreen) Cursor() (ximage.Cursor, error) {
+	return ximage.Cursor{Width: 1, Height: 1, Pixels: []uint32{0xffffffff}}, nil
+}
+
+func (s *fakeScreen) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closes++
+}
+
+func (s *fakeScreen) counts() (grabs, opens, closes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.grabs, s.opens, s.closes
+}
+
+// recordSink keeps the first two pixels of every frame pushed.
+type recordSink struct {
+	mu     sync.Mutex
+	frames [][8]byte
+	caps   []string
+}
+
+func (r *recordSink) PushFrame(f *gst.Frame, _ time.Duration) error {
+	var px [8]byte
+	f.Read(0, px[:])
+	r.mu.Lock()
+	r.frames = append(r.frames, px)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recordSink) SetSourceCaps(caps string) error {
+	r.mu.Lock()
+	r.caps = append(r.caps, caps)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recordSink) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.frames)
+}
+
+func (r *recordSink) last() [8]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.frames[len(r.frames)-1]
+}
+
+func newFakeFrames(w, h int) (*Frames, *fakeScreen) {
+	s := &fakeScreen{w: w, h: h, value: 7}
+	fr := NewFrames(":0", nil)
+	fr.open = s.open
+	fr.retry = 20 * time.Millisecond
+	return fr, s
+}
+
+// TestFramesFanOut: feeds at the same rate share every grab; a feed at
+// half the rate gets about every other frame of them; the pointer is
+// drawn only into the frames of the feeds that want it.
+func TestFramesFanOut(t *testing.T) {
+	fr, screen := newFakeFrames(4, 2)
+	a, b, half := &recordSink{}, &recordSink{}, &recordSink{}
+	detachA := fr.Attach(a, Feed{Width: 4, Height: 2, FPS: 100})
+	detachB := fr.Attach(b, Feed{Width: 4, Height: 2, FPS: 100, Pointer: true})
+	detachHalf := fr.Attach(half, Feed{Width: 4, Height: 2, FPS: 50})
+	waitUntil(t, "60 frames", func() bool { return a.count() >= 60 })
+	detachA()
+	detachB()
+	detachHalf()
+	grabs, _, _ := screen.counts()
+	na, nb, nh := a.count(), b.count(), half.count()
+	// Each feed's first frame may take a grab of its own.
+	if grabs > na+3 {
+		t.Fatalf("%d grabs for %d frames: feeds of one rate do not share grabs", grabs, na)
+	}
+	if nb < na-3 || nb > na+3 {
+		t.Fatalf("same rate, %d and %d frames", na, nb)
+	}
+	if nh < na/3 || nh > na*2/3+2 {
+		t.Fatalf("half rate got %d frames for %d", nh, na)
+	}
+	if got := a.last(); got != [8]byte{7, 7, 7, 7, 7, 7, 7, 7} {
+		t.Fatalf("plain frame %v", got)
+	}
+	if got := b.last(); got[0] != 255 || got[1] != 255 || got[2] != 255 || got[4] != 7 {
+		t.Fatalf("pointer frame %v: white cursor at 0,0 expected", got)
+	}
+	waitUntil(t, "capture stopped", func() bool { _, o, c := screen.counts(); return o == c })
+	if n := fr.Feeds(); n != 0 {
+		t.Fatalf("%d feeds left", n)
+	}
+}
+
+// TestFramesFirstFrameAtOnce: a new feed does not wait for the next tick.
+func TestFramesFirstFrameAtOnce(t *testing.T) {
+	fr, _ := newFakeFrames(2, 2)
+	slow := &recordSink{}
+	defer fr.Attach(slow, Feed{Width: 2, Height: 2, FPS: 0.1})()
+	waitUntil(t, "first frame (the next tick is 10 s away)", func() bool { return slow.count() == 1 })
+	other := &recordSink{}
+	defer fr.Attach(other, Feed{Width: 2, Height: 2, FPS: 0.1})()
+	waitUntil(t, "second feed's first frame", func() bool { return other.count() == 1 })
+}
+
+// TestFramesDetach: once detach returns the sink gets nothing more; a
+// new attach after the capture stopped starts it again.
+func TestFramesDetach(t *testing.T) {
+	fr, screen := newFakeFrames(2, 2)
+	for round := 0; round < 3; round++ {
+		s := &recordSink{}
+		detach := fr.Attach(s, Feed{Width: 2, Height: 2, FPS: 200})
+		waitUntil(t, "frames", func() bool { return s.count() > 5 })
+		detach()
+		n := s.count()
+		time.Sleep(30 * time.Millisecond)
+		if s.count() != n {
+			t.Fatalf("round %d: %d frames after detach", round, s.count()-n)
+		}
+		detach() // twice is harmless
+		waitUntil(t, "capture stopped", func() bool { _, o, c := screen.counts(); return o == round+1 && c == round+1 })
+	}
+}
+
+// TestFramesScreenSize: a pipeline built for another size gets nothing
+// (it is rebuilt), one that follows the screen renegotiates.
+func TestFramesScreenSize(t *testing.T) {
+	fr, screen := newFakeFrames(4, 2)
+	strict, follow := &recordSink{}, &recordSink{}
+	defer fr.Attach(strict, Feed{Width: 4, Height: 2, FPS: 100})()
+	defer fr.Attach(follow, Feed{Width: 4, Height: 2, FPS: 100, Follow: true})()
+	waitUntil(t, "frames", func() bool { return strict.count() > 3 })
+	screen.mu.Lock()
+	screen.w, screen.h = 2, 2
+	screen.mu.Unlock()
+	waitUntil(t, "caps at the new size", func() bool {
+		follow.mu.Lock()
+		defer follow.mu.Unlock()
+		return len(follow.caps) == 1
+	})
+	n := strict.count()
+	m := follow.count()
+	waitUntil(t, "frames at the new size", func() bool { return follow.count() > m+5 })
+	if strict.count() > n+1 {
+		t.Fatalf("a pipeline built for 4x2 got %d frames of 2x2", strict.count()-n)
+	}
+	follow.mu.Lock()
+	defer follow.mu.Unlock()
+	if want := (Feed{Width: 2, Height: 2, FPS: 100}).caps(); follow.caps[0] != want {
+		t.Fatalf("caps %q, want %q", follow.caps[0], want)
+	}
+}
+
+// TestFramesReconnect: a capture that fails (the X server restarted) is
+// reopened while feeds remain, and frames flow again.
+func TestFramesReconnect(t *testing.T) {
+	fr, screen := newFakeFrames(2, 2)
+	s := &recordSink{}
+	defer fr.Attach(s, Feed{Width: 2, Height: 2, FPS: 100})()
+	waitUntil(t, "frames", func() bool { return s.count() > 3 })
+	screen.mu.Lock()
+	screen.failing = true
+	screen.mu.Unlock()
+	waitUntil(t, "capture closed", func() bool { _, _, c := screen.counts(); return c == 1 })
+	n := s.count()
+	screen.mu.Lock()
+	screen.failing = false
+	screen.mu.Unlock()
+	waitUntil(t, "frames again", func() bool { return s.count() > n+3 })
+	if _, o, _ := screen.counts(); o != 2 {
+		t.Fatalf("%d opens", o)
+	}
+}
+
+// TestXCapturesTogether is the case that deadlocked Xlib with ximagesrc
+// (docs/architecture.md): two qualities and the screencast capturing
+// while screenshots open new connections, again and again, and the
+// screen is repainted. Every capture goes on; nothing hangs.
+func TestXCapturesTogether(t *testing.T) {
+	display := xserver.Xvfb(t, "640x360")
+	screen := func() Screen { return Screen{Width: 640, Height: 360, Rate: 30} }
+	frames := NewFrames(display, nil)
+	v, err := NewVideos(VideoOptions{Display: display, Frames: frames, Screen: screen, Config: config.Capture{
+		VideoCodec: "vp8", VideoIDs: []string{"hq", "lq"}, VideoPipelines: map[string]config.VideoPipeline{
+			"hq": {GstEncoder: "vp8enc", GstParams: map[string]string{"deadline": "1", "cpu-used": "16"}},
+			"lq": {GstEncoder: "vp8enc", Width: "width / 2", Height: "height / 2", FPS: "15", GstParams: map[string]string{"deadline": "1", "cpu-used": "16"}},
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var mu sync.Mutex
+	count := map[string]int{}
+	for _, s := range v.Streams() {
+		id := s.ID()
+		s.SetHandler(func(Sample) { mu.Lock(); count[id]++; mu.Unlock() })
+		if err := s.Acquire(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cast, err := NewScreencast(ScreencastOptions{Enabled: true, Display: display, Rate: "10/1", Quality: "60", Frames: frames, Screen: screen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cast.Close()
+	seen := func() (int, int) { mu.Lock(); defer mu.Unlock(); return count["hq"], count["lq"] }
+	for i := 0; i < 15; i++ {
+		paintRoot(t, display, uint32(i*0x101010))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := cast.Image(ctx); err != nil {
+			t.Fatalf("round %d: screencast: %v", i, err)
+		}
+		if _, err := Screenshot(ctx, display, 70); err != nil {
+			t.Fatalf("round %d: screenshot: %v", i, err)
+		}
+		cancel()
+		hq, lq := seen()
+		waitUntil(t, "both qualities going on", func() bool { a, b := seen(); return a > hq && b > lq })
+	}
+	if n := frames.Feeds(); n != 3 {
+		t.Fatalf("%d feeds, want 3 (two qualities, the screencast)", n)
+	}
+	for _, s := range v.Streams() {
+		s.Release()
+	}
+	cast.Close()
+	waitUntil(t, "feeds detached", func() bool { return frames.Feeds() == 0 })
+}

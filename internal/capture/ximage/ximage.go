@@ -1,0 +1,296 @@
+// Package ximage grabs the X screen in pure Go (xgb over the X socket,
+// MIT-SHM when the server shares memory with us, plain GetImage when not).
+//
+// It replaces GStreamer's ximagesrc for the server's own captures, because
+// ximagesrc goes through Xlib, and Xlib has a process-wide lock that a
+// second display opening while another capture holds a server grab
+// deadlocks on (docs/architecture.md); Xlib also ends the whole process
+// when the X server goes away. Here each Grabber has its own connection
+// and no lock is shared, and a lost server is an error like any other.
+package ximage
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/shm"
+	"github.com/jezek/xgb/xfixes"
+	"github.com/jezek/xgb/xproto"
+	"golang.org/x/sys/unix"
+)
+
+// ErrFormat is returned for a screen whose pixels are not 32-bit
+// little-endian xRGB (BGRx in memory), the only layout converted here.
+var ErrFormat = errors.New("ximage: unsupported screen pixel format")
+
+// Grabber captures the root window of one display. It is not safe for
+// concurrent use.
+type Grabber struct {
+	conn   *xgb.Conn
+	root   xproto.Window
+	width  int
+	height int
+	cursor bool // XFixes is there
+
+	// MIT-SHM: the server writes frames into seg (attached as mem here).
+	shm bool
+	seg shm.Seg
+	mem []byte
+}
+
+// Open connects to display and prepares a capture at the screen's
+// current size.
+func Open(display string) (g *Grabber, err error) {
+	conn, err := xgb.NewConnDisplay(display)
+	if err != nil {
+		return nil, fmt.Errorf("ximage: connect to %q: %w", display, err)
+	}
+	g = &Grabber{conn: conn}
+	defer func() {
+		if err != nil {
+			g.Close()
+			g = nil
+		}
+		// xgb panics on some malformed replies.
+		if r := recover(); r != nil {
+			if g != nil {
+				g.Close()
+			}
+			g, err = nil, fmt.Errorf("ximage: %v", r)
+		}
+	}()
+	setup := xproto.Setup(conn)
+	screen := setup.DefaultScreen(conn)
+	g.root = screen.Root
+	if err := checkFormat(setup, screen); err != nil {
+		return g, err
+	}
+	// Size changes (RandR) arrive as ConfigureNotify on the root window.
+	if err := xproto.ChangeWindowAttributesChecked(conn, g.root, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskStructureNotify}).Check(); err != nil {
+		return g, fmt.Errorf("ximage: watch screen size: %w", err)
+	}
+	geo, err := xproto.GetGeometry(conn, xproto.Drawable(g.root)).Reply()
+	if err != nil {
+		return g, fmt.Errorf("ximage: screen size: %w", err)
+	}
+	g.width, g.height = int(geo.Width), int(geo.Height)
+	if xfixes.Init(conn) == nil {
+		if _, err := xfixes.QueryVersion(conn, 4, 0).Reply(); err == nil {
+			g.cursor = true
+		}
+	}
+	if shm.Init(conn) == nil {
+		// Without shared memory (a remote server) frames come over the
+		// socket: slower, but it works.
+		g.shm = g.attach() == nil
+	}
+	return g, nil
+}
+
+func checkFormat(setup *xproto.SetupInfo, screen *xproto.ScreenInfo) error {
+	if setup.ImageByteOrder != xproto.ImageOrderLSBFirst {
+		return fmt.Errorf("%w: big-endian images", ErrFormat)
+	}
+	bpp := 0
+	for _, f := range setup.PixmapFormats {
+		if f.Depth == screen.RootDepth {
+			bpp = int(f.BitsPerPixel)
+		}
+	}
+	if bpp != 32 {
+		return fmt.Errorf("%w: depth %d at %d bits per pixel", ErrFormat, screen.RootDepth, bpp)
+	}
+	for _, d := range screen.AllowedDepths {
+		for _, v := range d.Visuals {
+			if v.VisualId == screen.RootVisual {
+				if v.RedMask != 0xff0000 || v.GreenMask != 0xff00 || v.BlueMask != 0xff {
+					return fmt.Errorf("%w: colour masks %#x/%#x/%#x", ErrFormat, v.RedMask, v.GreenMask, v.BlueMask)
+				}
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w: root visual not found", ErrFormat)
+}
+
+// attach makes a shared-memory segment of the current size and has the
+// server attach it.
+func (g *Grabber) attach() error {
+	size := g.width * g.height * 4
+	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
+	if err != nil {
+		return fmt.Errorf("ximage: shmget: %w", err)
+	}
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		return fmt.Errorf("ximage: shmat: %w", err)
+	}
+	seg, err := shm.NewSegId(g.conn)
+	if err == nil {
+		err = shm.AttachChecked(g.conn, seg, uint32(id), false).Check()
+	}
+	// Marked for removal now: it goes away when both sides detach, even
+	// if this process is killed.
+	_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+	if err != nil {
+		_ = unix.SysvShmDetach(mem)
+		return fmt.Errorf("ximage: server cannot attach shared memory: %w", err)
+	}
+	g.seg, g.mem = seg, mem
+	return nil
+}
+
+func (g *Grabber) detach() {
+	if g.mem == nil {
+		return
+	}
+	shm.Detach(g.conn, g.seg)
+	_ = unix.SysvShmDetach(g.mem)
+	g.mem = nil
+}
+
+// Size is the size of the frames Grab returns.
+func (g *Grabber) Size() (width, height int) { return g.width, g.height }
+
+// SharedMemory reports whether frames come through MIT-SHM.
+func (g *Grabber) SharedMemory() bool { return g.shm }
+
+// Grab captures the whole screen as BGRx rows (4 bytes a pixel, no
+// padding). The slice is only valid until the next Grab or Close. A size
+// change seen since the last call is applied first, so the frame may be
+// of a new size.
+func (g *Grabber) Grab() (frame []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			frame, err = nil, fmt.Errorf("ximage: malformed reply: %v", r)
+		}
+	}()
+	if err := g.followSize(); err != nil {
+		return nil, err
+	}
+	w, h := uint16(g.width), uint16(g.height)
+	if g.shm {
+		if _, err := shm.GetImage(g.conn, xproto.Drawable(g.root), 0, 0, w, h, ^uint32(0),
+			xproto.ImageFormatZPixmap, g.seg, 0).Reply(); err != nil {
+			return nil, fmt.Errorf("ximage: grab: %w", err)
+		}
+		return g.mem[:g.width*g.height*4], nil
+	}
+	r, err := xproto.GetImage(g.conn, xproto.ImageFormatZPixmap, xproto.Drawable(g.root), 0, 0, w, h, ^uint32(0)).Reply()
+	if err != nil {
+		return nil, fmt.Errorf("ximage: grab: %w", err)
+	}
+	if len(r.Data) < g.width*g.height*4 {
+		return nil, fmt.Errorf("ximage: grab: %d bytes for %dx%d", len(r.Data), g.width, g.height)
+	}
+	return r.Data[:g.width*g.height*4], nil
+}
+
+// followSize drains the event queue and resizes the capture to the last
+// size the root window reported.
+func (g *Grabber) followSize() error {
+	w, h := g.width, g.height
+	for {
+		ev, xerr := g.conn.PollForEvent()
+		if ev == nil && xerr == nil {
+			break
+		}
+		if c, ok := ev.(xproto.ConfigureNotifyEvent); ok && c.Window == g.root {
+			w, h = int(c.Width), int(c.Height)
+		}
+	}
+	if w == g.width && h == g.height {
+		return nil
+	}
+	g.width, g.height = w, h
+	if !g.shm {
+		return nil
+	}
+	g.detach()
+	if err := g.attach(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Cursor is the pointer's image and where it is drawn.
+type Cursor struct {
+	// X, Y is the top-left corner of the image on the screen (the
+	// pointer position minus the hotspot).
+	X, Y          int
+	Width, Height int
+	// Pixels are premultiplied ARGB, row by row.
+	Pixels []uint32
+}
+
+// Cursor reads the current pointer image and position (XFixes).
+func (g *Grabber) Cursor() (c Cursor, err error) {
+	if !g.cursor {
+		return Cursor{}, errors.New("ximage: no XFixes: the cursor cannot be drawn")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = Cursor{}, fmt.Errorf("ximage: malformed cursor reply: %v", r)
+		}
+	}()
+	r, err := xfixes.GetCursorImage(g.conn).Reply()
+	if err != nil {
+		return Cursor{}, fmt.Errorf("ximage: cursor: %w", err)
+	}
+	w, h := int(r.Width), int(r.Height)
+	if len(r.CursorImage) < w*h {
+		return Cursor{}, fmt.Errorf("ximage: cursor image has %d pixels for %dx%d", len(r.CursorImage), w, h)
+	}
+	return Cursor{X: int(r.X) - int(r.Xhot), Y: int(r.Y) - int(r.Yhot), Width: w, Height: h, Pixels: r.CursorImage[:w*h]}, nil
+}
+
+// Close releases the shared memory and the connection.
+func (g *Grabber) Close() {
+	if g == nil || g.conn == nil {
+		return
+	}
+	g.detach()
+	g.conn.Close()
+	g.conn = nil
+}
+
+// DrawCursor blends c onto a BGRx frame of width x height.
+func DrawCursor(frame []byte, width, height int, c Cursor) {
+	for cy := 0; cy < c.Height; cy++ {
+		y := c.Y + cy
+		if y < 0 || y >= height {
+			continue
+		}
+		for cx := 0; cx < c.Width; cx++ {
+			x := c.X + cx
+			if x < 0 || x >= width {
+				continue
+			}
+			p := c.Pixels[cy*c.Width+cx]
+			a := p >> 24
+			if a == 0 {
+				continue
+			}
+			i := (y*width + x) * 4
+			if i+4 > len(frame) {
+				return
+			}
+			inv := 255 - a
+			// Premultiplied source over an opaque destination.
+			frame[i+0] = over(p, frame[i+0], inv)
+			frame[i+1] = over(p>>8, frame[i+1], inv)
+			frame[i+2] = over(p>>16, frame[i+2], inv)
+		}
+	}
+}
+
+func over(src uint32, dst byte, inv uint32) byte {
+	v := src&0xff + (uint32(dst)*inv+127)/255
+	if v > 255 { // a cursor that is not really premultiplied
+		v = 255
+	}
+	return byte(v)
+}
