@@ -49,13 +49,49 @@ type feedSink interface {
 	SetSourceCaps(caps string) error
 }
 
-// grabber captures the screen (an *ximage.Grabber).
+// grabber captures the screen (an *ximage.Grabber, through xGrabber).
 type grabber interface {
+	// Refresh applies screen size changes; Size is the current size.
+	Refresh()
 	Size() (width, height int)
+	// Grab captures into memory of the grabber's own (valid until the
+	// next call), applying size changes first.
 	Grab() ([]byte, error)
 	Cursor() (ximage.Cursor, error)
 	Close()
+	// With shared memory, frames are grabbed into segments that are
+	// lent to GStreamer as they are, without a copy.
+	SharedMemory() bool
+	NewSegment() (segment, error)
+	GrabInto(segment) error
+	FreeSegment(segment)
 }
+
+// segment is memory the X server writes a frame into; not Go's memory.
+type segment interface {
+	Pixels() []byte
+	Size() (width, height int)
+}
+
+// xGrabber adapts *ximage.Grabber to grabber.
+type xGrabber struct{ *ximage.Grabber }
+
+func (g xGrabber) NewSegment() (segment, error) { return g.Grabber.NewSegment() }
+func (g xGrabber) GrabInto(s segment) error {
+	return g.Grabber.GrabInto(s.(*ximage.Segment))
+}
+func (g xGrabber) FreeSegment(s segment) { g.Grabber.FreeSegment(s.(*ximage.Segment)) }
+
+// slot is a segment of the pool and whether GStreamer still holds it.
+type slot struct {
+	seg  segment
+	hold *gst.Hold
+}
+
+// maxSlots bounds the segments in use at once: each appsrc keeps two
+// frames and its encoder works on a third, and every feed shares the
+// same ones. Past it, frames are copied.
+const maxSlots = 6
 
 // Frames captures the X screen once for every pipeline that encodes it
 // (each video quality, the screencast, the broadcast): one grab per
@@ -91,9 +127,15 @@ func NewFrames(display string, log *slog.Logger) *Frames {
 	return &Frames{
 		display: display,
 		log:     log.With("component", "frames"),
-		open:    func(d string) (grabber, error) { return ximage.Open(d) },
-		wake:    make(chan struct{}, 1),
-		retry:   time.Second,
+		open: func(d string) (grabber, error) {
+			g, err := ximage.Open(d)
+			if err != nil {
+				return nil, err
+			}
+			return xGrabber{g}, nil
+		},
+		wake:  make(chan struct{}, 1),
+		retry: time.Second,
 	}
 }
 
@@ -136,7 +178,9 @@ func (fr *Frames) Feeds() int {
 // feed is detached.
 func (fr *Frames) run() {
 	var g grabber
+	var pool []*slot
 	defer func() {
+		fr.releasePool(g, pool)
 		if g != nil {
 			g.Close()
 		}
@@ -197,9 +241,36 @@ func (fr *Frames) run() {
 				failing = false
 			}
 		}
-		pixels, err := g.Grab()
+		var (
+			pixels []byte
+			s      *slot
+			err    error
+		)
+		if g.SharedMemory() {
+			var perr error
+			if pool, s, perr = fr.pick(g, pool); perr != nil {
+				fr.log.Debug("no shared memory segment, copying", "err", perr)
+			}
+			if s != nil {
+				if err = g.GrabInto(s.seg); err == nil {
+					pixels = s.seg.Pixels()
+				}
+			}
+		}
+		if pixels == nil && err == nil {
+			s = nil // every segment is busy: grab into the grabber's own and copy
+			pixels, err = g.Grab()
+		}
+		if err != nil && ximage.IsProtocolError(err) {
+			// The server refused this one (the screen shrank between the
+			// size check and the grab): the next tick is at the new size.
+			fr.log.Debug("screen grab refused", "err", err)
+			wait(min(tick, 50*time.Millisecond))
+			continue
+		}
 		if err != nil {
 			fr.log.Warn("screen capture failed, reconnecting", "err", err)
+			pool = fr.releasePool(g, pool)
 			g.Close()
 			g = nil
 			failing = true
@@ -207,8 +278,61 @@ func (fr *Frames) run() {
 			continue
 		}
 		w, h := g.Size()
-		fr.deliver(g, pixels, w, h, isTick, tick)
+		fr.deliver(g, pixels, s, w, h, isTick, tick)
 	}
+}
+
+// pick returns an idle segment of the screen's current size, making one
+// if the pool has room; segments of another size are freed once idle.
+func (fr *Frames) pick(g grabber, pool []*slot) ([]*slot, *slot, error) {
+	g.Refresh()
+	w, h := g.Size()
+	var idle *slot
+	kept := pool[:0]
+	for _, s := range pool {
+		sw, sh := s.seg.Size()
+		switch {
+		case sw != w || sh != h:
+			if !s.hold.Held() {
+				g.FreeSegment(s.seg)
+				s.hold.Free()
+				continue
+			}
+		case idle == nil && !s.hold.Held():
+			idle = s
+		}
+		kept = append(kept, s)
+	}
+	pool = kept
+	if idle != nil || len(pool) >= maxSlots {
+		return pool, idle, nil
+	}
+	seg, err := g.NewSegment()
+	if err != nil {
+		return pool, nil, err
+	}
+	idle = &slot{seg: seg, hold: gst.NewHold()}
+	return append(pool, idle), idle, nil
+}
+
+// releasePool frees the segments once GStreamer no longer holds them (a
+// pipeline is stopped after its feed is detached, so briefly after).
+// One still held after that is left mapped: unmapping memory a pipeline
+// reads would crash the process.
+func (fr *Frames) releasePool(g grabber, pool []*slot) []*slot {
+	deadline := time.Now().Add(2 * time.Second)
+	for _, s := range pool {
+		for s.hold.Held() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if s.hold.Held() {
+			fr.log.Warn("a frame is still used by a pipeline; its memory is left mapped")
+			continue
+		}
+		g.FreeSegment(s.seg)
+		s.hold.Free()
+	}
+	return nil
 }
 
 // tickLocked is the shortest feed interval, and whether a new feed waits
@@ -224,24 +348,18 @@ func (fr *Frames) tickLocked() (tick time.Duration, first bool) {
 
 // deliver pushes the grabbed pixels to every due feed of that size. It
 // holds fr.mu throughout, so that a detach returns only once its sink
-// gets nothing more.
-func (fr *Frames) deliver(g grabber, pixels []byte, w, h int, isTick bool, tick time.Duration) {
+// gets nothing more. s is the pool segment holding the pixels, if any:
+// frames then wrap it rather than copy it.
+func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick bool, tick time.Duration) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
 	now := time.Now()
-	var plain, pointer *gst.Frame
-	defer func() {
-		for _, f := range []*gst.Frame{plain, pointer} {
-			if f != nil {
-				f.Release()
-			}
-		}
-	}()
+	var due []*feed
+	plainDue, pointerDue := false, false
 	for _, f := range fr.feeds {
 		// On the tick nearest to it, so that feeds of different rates
 		// share grabs.
-		due := f.first || (isTick && !now.Before(f.next.Add(-tick/2)))
-		if !due {
+		if !f.first && !(isTick && !now.Before(f.next.Add(-tick/2))) {
 			continue
 		}
 		f.first = false
@@ -267,24 +385,61 @@ func (fr *Frames) deliver(g grabber, pixels []byte, w, h int, isTick bool, tick 
 			}
 			continue
 		}
-		var err error
-		frame := &plain
-		if f.spec.Pointer {
-			frame = &pointer
-		}
-		if *frame == nil {
-			if *frame, err = fr.makeFrame(g, pixels, w, h, f.spec.Pointer); err != nil {
-				fr.log.Warn("frame dropped", "err", err)
-				return
+		due = append(due, f)
+		plainDue = plainDue || !f.spec.Pointer
+		pointerDue = pointerDue || f.spec.Pointer
+	}
+	if len(due) == 0 {
+		return
+	}
+	var plain, pointer *gst.Frame
+	defer func() {
+		for _, f := range []*gst.Frame{plain, pointer} {
+			if f != nil {
+				f.Release()
 			}
 		}
-		if err := f.sink.PushFrame(*frame, f.interval); err != nil {
+	}()
+	var err error
+	if plainDue {
+		if plain, err = fr.makeFrame(g, pixels, s, w, h, false); err != nil {
+			fr.log.Warn("frame dropped", "err", err)
+			return
+		}
+	}
+	if pointerDue {
+		// Drawn into the segment itself only when no feed wants it plain.
+		lend := s
+		if plainDue {
+			lend = nil
+		}
+		if pointer, err = fr.makeFrame(g, pixels, lend, w, h, true); err != nil {
+			fr.log.Warn("frame dropped", "err", err)
+			return
+		}
+	}
+	for _, f := range due {
+		frame := plain
+		if f.spec.Pointer {
+			frame = pointer
+		}
+		if err := f.sink.PushFrame(frame, f.interval); err != nil {
 			fr.log.Debug("frame not taken", "err", err)
 		}
 	}
 }
 
-func (fr *Frames) makeFrame(g grabber, pixels []byte, w, h int, withPointer bool) (*gst.Frame, error) {
+// makeFrame wraps the pixels of segment s, or copies them when s is nil,
+// drawing the pointer in if asked.
+func (fr *Frames) makeFrame(g grabber, pixels []byte, s *slot, w, h int, withPointer bool) (*gst.Frame, error) {
+	if s != nil {
+		if withPointer {
+			if c, err := g.Cursor(); err == nil {
+				ximage.DrawCursor(pixels, w, h, c)
+			}
+		}
+		return gst.WrapFrame(pixels, s.hold)
+	}
 	frame, err := gst.NewFrame(len(pixels))
 	if err != nil {
 		return nil, err

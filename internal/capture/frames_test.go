@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,20 +12,32 @@ import (
 	"github.com/neko-webrtc/neko/internal/capture/ximage"
 	"github.com/neko-webrtc/neko/internal/config"
 	"github.com/neko-webrtc/neko/test/xserver"
+	"golang.org/x/sys/unix"
 )
 
 // fakeScreen is a grabber whose pixels are all one value, with a 1x1
-// white cursor at 0,0.
+// white cursor at 0,0. With shm, it grabs into segments of anonymous
+// mappings (memory that is not Go's, like shared memory).
 type fakeScreen struct {
 	mu      sync.Mutex
 	w, h    int
 	value   byte
+	shm     bool
 	grabs   int
 	opens   int
 	closes  int
+	segs    int  // segments alive
 	failing bool // Grab fails (the server went away)
 	pix     []byte
 }
+
+type fakeSegment struct {
+	mem  []byte
+	w, h int
+}
+
+func (s *fakeSegment) Pixels() []byte   { return s.mem }
+func (s *fakeSegment) Size() (int, int) { return s.w, s.h }
 
 func (s *fakeScreen) open(string) (grabber, error) {
 	s.mu.Lock()
@@ -33,26 +46,58 @@ func (s *fakeScreen) open(string) (grabber, error) {
 	return s, nil
 }
 
+func (s *fakeScreen) Refresh() {}
+
 func (s *fakeScreen) Size() (int, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w, s.h
 }
 
+func (s *fakeScreen) fill(p []byte) error {
+	if s.failing {
+		return errors.New("server gone")
+	}
+	s.grabs++
+	for i := range p {
+		p[i] = s.value
+	}
+	return nil
+}
+
 func (s *fakeScreen) Grab() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failing {
-		return nil, errors.New("server gone")
-	}
-	s.grabs++
 	if len(s.pix) != s.w*s.h*4 {
 		s.pix = make([]byte, s.w*s.h*4)
 	}
-	for i := range s.pix {
-		s.pix[i] = s.value
+	return s.pix, s.fill(s.pix)
+}
+
+func (s *fakeScreen) SharedMemory() bool { return s.shm }
+
+func (s *fakeScreen) NewSegment() (segment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mem, err := unix.Mmap(-1, 0, s.w*s.h*4, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, err
 	}
-	return s.pix, nil
+	s.segs++
+	return &fakeSegment{mem: mem, w: s.w, h: s.h}, nil
+}
+
+func (s *fakeScreen) GrabInto(seg segment) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fill(seg.Pixels())
+}
+
+func (s *fakeScreen) FreeSegment(seg segment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.segs--
+	_ = unix.Munmap(seg.(*fakeSegment).mem)
 }
 
 func (s *fakeScreen) Cursor() (ximage.Cursor, error) {
@@ -69,6 +114,12 @@ func (s *fakeScreen) counts() (grabs, opens, closes int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.grabs, s.opens, s.closes
+}
+
+func (s *fakeScreen) segments() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.segs
 }
 
 // recordSink keeps the first two pixels of every frame pushed.
@@ -107,7 +158,7 @@ func (r *recordSink) last() [8]byte {
 }
 
 func newFakeFrames(w, h int) (*Frames, *fakeScreen) {
-	s := &fakeScreen{w: w, h: h, value: 7}
+	s := &fakeScreen{w: w, h: h, value: 7, shm: true}
 	fr := NewFrames(":0", nil)
 	fr.open = s.open
 	fr.retry = 20 * time.Millisecond
@@ -116,9 +167,17 @@ func newFakeFrames(w, h int) (*Frames, *fakeScreen) {
 
 // TestFramesFanOut: feeds at the same rate share every grab; a feed at
 // half the rate gets about every other frame of them; the pointer is
-// drawn only into the frames of the feeds that want it.
+// drawn only into the frames of the feeds that want it. Frames are lent
+// from shared memory, or copied without it.
 func TestFramesFanOut(t *testing.T) {
+	for _, shm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shm=%t", shm), func(t *testing.T) { testFramesFanOut(t, shm) })
+	}
+}
+
+func testFramesFanOut(t *testing.T, shm bool) {
 	fr, screen := newFakeFrames(4, 2)
+	screen.shm = shm
 	a, b, half := &recordSink{}, &recordSink{}, &recordSink{}
 	detachA := fr.Attach(a, Feed{Width: 4, Height: 2, FPS: 100})
 	detachB := fr.Attach(b, Feed{Width: 4, Height: 2, FPS: 100, Pointer: true})
@@ -148,6 +207,22 @@ func TestFramesFanOut(t *testing.T) {
 	waitUntil(t, "capture stopped", func() bool { _, o, c := screen.counts(); return o == c })
 	if n := fr.Feeds(); n != 0 {
 		t.Fatalf("%d feeds left", n)
+	}
+	if n := screen.segments(); n != 0 {
+		t.Fatalf("%d segments left", n)
+	}
+}
+
+// TestFramesPointerOnly: with no feed wanting the frame plain, the
+// pointer is drawn into the lent segment itself.
+func TestFramesPointerOnly(t *testing.T) {
+	fr, _ := newFakeFrames(4, 2)
+	s := &recordSink{}
+	detach := fr.Attach(s, Feed{Width: 4, Height: 2, FPS: 100, Pointer: true})
+	waitUntil(t, "frames", func() bool { return s.count() > 3 })
+	detach()
+	if got := s.last(); got[0] != 255 || got[4] != 7 {
+		t.Fatalf("pointer frame %v: white cursor at 0,0 expected", got)
 	}
 }
 
@@ -202,6 +277,10 @@ func TestFramesScreenSize(t *testing.T) {
 	waitUntil(t, "frames at the new size", func() bool { return follow.count() > m+5 })
 	if strict.count() > n+1 {
 		t.Fatalf("a pipeline built for 4x2 got %d frames of 2x2", strict.count()-n)
+	}
+	// The old size's segments are freed once idle: only new ones remain.
+	if segs := screen.segments(); segs > maxSlots {
+		t.Fatalf("%d segments", segs)
 	}
 	follow.mu.Lock()
 	defer follow.mu.Unlock()

@@ -3,6 +3,7 @@ package gst
 // #cgo pkg-config: gstreamer-1.0 gstreamer-app-1.0
 // #include <gst/gst.h>
 // #include <gst/app/gstappsrc.h>
+// #include <stdlib.h>
 //
 // static GstBuffer *neko_frame_new(gsize size, GstMapInfo *info) {
 //   GstBuffer *b = gst_buffer_new_allocate(NULL, size, NULL);
@@ -13,6 +14,13 @@ package gst
 //
 // // The frame's memory is shared, not copied: each pipeline gets its own
 // // buffer (its own timestamps) over the same pixels.
+// static void neko_hold_release(gpointer hold) { g_atomic_int_set((gint *)hold, 0); }
+//
+// static GstBuffer *neko_frame_wrap(gpointer data, gsize size, gint *hold) {
+//   g_atomic_int_set(hold, 1);
+//   return gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, data, size, 0, size, hold, neko_hold_release);
+// }
+//
 // static GstFlowReturn neko_frame_push(void *appsrc, GstBuffer *b, GstClockTime duration) {
 //   GstBuffer *c = gst_buffer_copy(b);
 //   GST_BUFFER_DURATION(c) = duration;
@@ -53,6 +61,45 @@ func NewFrame(size int) (*Frame, error) {
 	}
 	f.data = unsafe.Slice((*byte)(unsafe.Pointer(f.info.data)), size)
 	return f, nil
+}
+
+// Hold tells whether GStreamer still uses memory lent to it by WrapFrame.
+// It lives in C memory (GStreamer's threads write it) and is freed by Free.
+type Hold struct{ p *C.gint }
+
+// NewHold makes a hold, not held.
+func NewHold() *Hold {
+	return &Hold{p: (*C.gint)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gint(0)))))}
+}
+
+// Held reports whether a frame over the memory is still referenced.
+func (h *Hold) Held() bool { return C.g_atomic_int_get(h.p) != 0 }
+
+// Free releases the hold; the memory must not be held.
+func (h *Hold) Free() {
+	if h.p != nil {
+		C.free(unsafe.Pointer(h.p))
+		h.p = nil
+	}
+}
+
+// WrapFrame makes a sealed frame over data without copying it. data must
+// be memory Go's collector does not manage (shared memory, C memory), and
+// must stay mapped and unchanged until h is no longer Held: every
+// pipeline it was pushed to keeps it until it is done with it.
+func WrapFrame(data []byte, h *Hold) (*Frame, error) {
+	Init()
+	if len(data) == 0 || h == nil || h.p == nil {
+		return nil, errors.New("gst: nothing to wrap")
+	}
+	if h.Held() {
+		return nil, errors.New("gst: memory still held")
+	}
+	buf := C.neko_frame_wrap(C.gpointer(unsafe.Pointer(&data[0])), C.gsize(len(data)), h.p)
+	if buf == nil {
+		return nil, errors.New("gst: cannot wrap frame")
+	}
+	return &Frame{buf: buf}, nil
 }
 
 // Data is the frame's memory, writable until Seal.

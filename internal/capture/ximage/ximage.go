@@ -33,11 +33,24 @@ type Grabber struct {
 	height int
 	cursor bool // XFixes is there
 
-	// MIT-SHM: the server writes frames into seg (attached as mem here).
+	// MIT-SHM: Grab has the server write into own.
 	shm bool
-	seg shm.Seg
-	mem []byte
+	own *Segment
 }
+
+// Segment is shared memory the server writes a frame into.
+type Segment struct {
+	seg           shm.Seg
+	mem           []byte
+	Width, Height int
+}
+
+// Pixels are the frame's BGRx rows. The memory is not Go's: it may be
+// lent to C code (GStreamer) as long as the segment is not freed.
+func (s *Segment) Pixels() []byte { return s.mem[:s.Width*s.Height*4] }
+
+// Size is the size of the frames the segment holds.
+func (s *Segment) Size() (width, height int) { return s.Width, s.Height }
 
 // Open connects to display and prepares a capture at the screen's
 // current size.
@@ -84,7 +97,9 @@ func Open(display string) (g *Grabber, err error) {
 	if shm.Init(conn) == nil {
 		// Without shared memory (a remote server) frames come over the
 		// socket: slower, but it works.
-		g.shm = g.attach() == nil
+		if own, err := g.NewSegment(); err == nil {
+			g.shm, g.own = true, own
+		}
 	}
 	return g, nil
 }
@@ -115,18 +130,18 @@ func checkFormat(setup *xproto.SetupInfo, screen *xproto.ScreenInfo) error {
 	return fmt.Errorf("%w: root visual not found", ErrFormat)
 }
 
-// attach makes a shared-memory segment of the current size and has the
-// server attach it.
-func (g *Grabber) attach() error {
+// NewSegment makes a shared-memory segment of the screen's current size
+// and has the server attach it.
+func (g *Grabber) NewSegment() (*Segment, error) {
 	size := g.width * g.height * 4
 	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
 	if err != nil {
-		return fmt.Errorf("ximage: shmget: %w", err)
+		return nil, fmt.Errorf("ximage: shmget: %w", err)
 	}
 	mem, err := unix.SysvShmAttach(id, 0, 0)
 	if err != nil {
 		_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-		return fmt.Errorf("ximage: shmat: %w", err)
+		return nil, fmt.Errorf("ximage: shmat: %w", err)
 	}
 	seg, err := shm.NewSegId(g.conn)
 	if err == nil {
@@ -137,25 +152,28 @@ func (g *Grabber) attach() error {
 	_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
 	if err != nil {
 		_ = unix.SysvShmDetach(mem)
-		return fmt.Errorf("ximage: server cannot attach shared memory: %w", err)
+		return nil, fmt.Errorf("ximage: server cannot attach shared memory: %w", err)
 	}
-	g.seg, g.mem = seg, mem
-	return nil
+	return &Segment{seg: seg, mem: mem, Width: g.width, Height: g.height}, nil
 }
 
-func (g *Grabber) detach() {
-	if g.mem == nil {
+// FreeSegment detaches s on both sides.
+func (g *Grabber) FreeSegment(s *Segment) {
+	if s == nil || s.mem == nil {
 		return
 	}
-	shm.Detach(g.conn, g.seg)
-	_ = unix.SysvShmDetach(g.mem)
-	g.mem = nil
+	if g.conn != nil {
+		shm.Detach(g.conn, s.seg)
+	}
+	_ = unix.SysvShmDetach(s.mem)
+	s.mem = nil
 }
 
 // Size is the size of the frames Grab returns.
 func (g *Grabber) Size() (width, height int) { return g.width, g.height }
 
-// SharedMemory reports whether frames come through MIT-SHM.
+// SharedMemory reports whether frames come through MIT-SHM (and
+// NewSegment works).
 func (g *Grabber) SharedMemory() bool { return g.shm }
 
 // Grab captures the whole screen as BGRx rows (4 bytes a pixel, no
@@ -163,23 +181,26 @@ func (g *Grabber) SharedMemory() bool { return g.shm }
 // change seen since the last call is applied first, so the frame may be
 // of a new size.
 func (g *Grabber) Grab() (frame []byte, err error) {
+	g.Refresh()
+	if g.shm {
+		if g.own.Width != g.width || g.own.Height != g.height {
+			g.FreeSegment(g.own)
+			if g.own, err = g.NewSegment(); err != nil {
+				return nil, err
+			}
+		}
+		if err := g.GrabInto(g.own); err != nil {
+			return nil, err
+		}
+		return g.own.Pixels(), nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			frame, err = nil, fmt.Errorf("ximage: malformed reply: %v", r)
 		}
 	}()
-	if err := g.followSize(); err != nil {
-		return nil, err
-	}
-	w, h := uint16(g.width), uint16(g.height)
-	if g.shm {
-		if _, err := shm.GetImage(g.conn, xproto.Drawable(g.root), 0, 0, w, h, ^uint32(0),
-			xproto.ImageFormatZPixmap, g.seg, 0).Reply(); err != nil {
-			return nil, fmt.Errorf("ximage: grab: %w", err)
-		}
-		return g.mem[:g.width*g.height*4], nil
-	}
-	r, err := xproto.GetImage(g.conn, xproto.ImageFormatZPixmap, xproto.Drawable(g.root), 0, 0, w, h, ^uint32(0)).Reply()
+	r, err := xproto.GetImage(g.conn, xproto.ImageFormatZPixmap, xproto.Drawable(g.root), 0, 0,
+		uint16(g.width), uint16(g.height), ^uint32(0)).Reply()
 	if err != nil {
 		return nil, fmt.Errorf("ximage: grab: %w", err)
 	}
@@ -189,31 +210,46 @@ func (g *Grabber) Grab() (frame []byte, err error) {
 	return r.Data[:g.width*g.height*4], nil
 }
 
-// followSize drains the event queue and resizes the capture to the last
-// size the root window reported.
-func (g *Grabber) followSize() error {
-	w, h := g.width, g.height
+// GrabInto has the server write the screen into s, which must be of the
+// current size (Refresh, Size).
+func (g *Grabber) GrabInto(s *Segment) (err error) {
+	if !g.shm || s == nil || s.mem == nil {
+		return errors.New("ximage: no shared memory segment")
+	}
+	if s.Width != g.width || s.Height != g.height {
+		return fmt.Errorf("ximage: segment of %dx%d for a %dx%d screen", s.Width, s.Height, g.width, g.height)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ximage: malformed reply: %v", r)
+		}
+	}()
+	if _, err := shm.GetImage(g.conn, xproto.Drawable(g.root), 0, 0, uint16(s.Width), uint16(s.Height), ^uint32(0),
+		xproto.ImageFormatZPixmap, s.seg, 0).Reply(); err != nil {
+		return fmt.Errorf("ximage: grab: %w", err)
+	}
+	return nil
+}
+
+// Refresh applies the size changes the server reported (ConfigureNotify
+// on the root window) since the last call.
+func (g *Grabber) Refresh() {
 	for {
 		ev, xerr := g.conn.PollForEvent()
 		if ev == nil && xerr == nil {
-			break
+			return
 		}
 		if c, ok := ev.(xproto.ConfigureNotifyEvent); ok && c.Window == g.root {
-			w, h = int(c.Width), int(c.Height)
+			g.width, g.height = int(c.Width), int(c.Height)
 		}
 	}
-	if w == g.width && h == g.height {
-		return nil
-	}
-	g.width, g.height = w, h
-	if !g.shm {
-		return nil
-	}
-	g.detach()
-	if err := g.attach(); err != nil {
-		return err
-	}
-	return nil
+}
+
+// IsProtocolError reports whether err is the server refusing a request
+// (the connection is still good), rather than a lost connection.
+func IsProtocolError(err error) bool {
+	var xe xgb.Error
+	return errors.As(err, &xe)
 }
 
 // Cursor is the pointer's image and where it is drawn.
@@ -252,7 +288,7 @@ func (g *Grabber) Close() {
 	if g == nil || g.conn == nil {
 		return
 	}
-	g.detach()
+	g.FreeSegment(g.own)
 	g.conn.Close()
 	g.conn = nil
 }
