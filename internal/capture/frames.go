@@ -71,6 +71,8 @@ type grabber interface {
 type segment interface {
 	Pixels() []byte
 	Size() (width, height int)
+	// Unmap detaches it on this side only (its connection is gone).
+	Unmap()
 }
 
 // xGrabber adapts *ximage.Grabber to grabber.
@@ -89,7 +91,7 @@ type slot struct {
 }
 
 // maxSlots bounds the segments in use at once: each appsrc keeps two
-// frames and its encoder works on a third, and every feed shares the
+// frames and its converter works on a third, and every feed shares the
 // same ones. Past it, frames are copied.
 const maxSlots = 6
 
@@ -115,7 +117,11 @@ type feed struct {
 	interval time.Duration
 	next     time.Time // when its next frame is due
 	first    bool      // attached, no frame yet: it gets one at once
-	mismatch bool      // logged a size mismatch
+	attached bool      // false once detached
+	// mismatchSince is when frames stopped matching the pipeline's size
+	// (zero: they match).
+	mismatchSince time.Time
+	capsFailed    bool // a caps change was refused (logged once)
 }
 
 // NewFrames prepares the capture of display; nothing runs until a
@@ -142,7 +148,7 @@ func NewFrames(display string, log *slog.Logger) *Frames {
 // Attach starts feeding sink; the first frame is grabbed at once. The
 // returned func stops it: once it returns, sink gets no more frames.
 func (fr *Frames) Attach(sink feedSink, spec Feed) (detach func()) {
-	f := &feed{sink: sink, spec: spec, interval: spec.interval(), first: true, next: time.Now()}
+	f := &feed{sink: sink, spec: spec, interval: spec.interval(), first: true, attached: true, next: time.Now()}
 	fr.mu.Lock()
 	fr.feeds = append(fr.feeds, f)
 	if !fr.running {
@@ -150,19 +156,27 @@ func (fr *Frames) Attach(sink feedSink, spec Feed) (detach func()) {
 		go fr.run()
 	}
 	fr.mu.Unlock()
-	select {
-	case fr.wake <- struct{}{}:
-	default:
-	}
+	fr.poke()
 	return func() {
 		fr.mu.Lock()
-		defer fr.mu.Unlock()
+		f.attached = false
 		for i, x := range fr.feeds {
 			if x == f {
 				fr.feeds = append(fr.feeds[:i:i], fr.feeds[i+1:]...)
-				return
+				break
 			}
 		}
+		fr.mu.Unlock()
+		// The loop may be waiting for a slow feed's tick: it ends at
+		// once when this was the last.
+		fr.poke()
+	}
+}
+
+func (fr *Frames) poke() {
+	select {
+	case fr.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -177,12 +191,19 @@ func (fr *Frames) Feeds() int {
 // and hands the frame to every feed that is due. It ends when the last
 // feed is detached.
 func (fr *Frames) run() {
-	var g grabber
-	var pool []*slot
-	defer func() {
+	var (
+		g    grabber
+		pool []*slot
+	)
+	closeGrabber := func() {
 		fr.releasePool(g, pool)
+		pool = nil
+		g.Close()
+		g = nil
+	}
+	defer func() {
 		if g != nil {
-			g.Close()
+			closeGrabber()
 		}
 	}()
 	var tickAt time.Time
@@ -199,6 +220,7 @@ func (fr *Frames) run() {
 		}
 	}
 	failing := false
+	var refusedSince time.Time // X errors in a row since
 	for {
 		fr.mu.Lock()
 		if len(fr.feeds) == 0 {
@@ -229,6 +251,7 @@ func (fr *Frames) run() {
 		if g == nil {
 			var err error
 			if g, err = fr.open(fr.display); err != nil {
+				g = nil
 				if !failing {
 					fr.log.Warn("cannot capture the screen, retrying", "err", err)
 					failing = true
@@ -241,38 +264,23 @@ func (fr *Frames) run() {
 				failing = false
 			}
 		}
-		var (
-			pixels []byte
-			s      *slot
-			err    error
-		)
-		if g.SharedMemory() {
-			var perr error
-			if pool, s, perr = fr.pick(g, pool); perr != nil {
-				fr.log.Debug("no shared memory segment, copying", "err", perr)
+		pixels, s, err := fr.grab(g, &pool)
+		if err != nil && ximage.IsProtocolError(err) && (refusedSince.IsZero() || time.Since(refusedSince) < fr.retry) {
+			// The server refused this one: usually the screen shrank
+			// between the size check and the grab, and the next tick is
+			// at the new size. Refusals that go on for a second are
+			// handled as a failure.
+			if refusedSince.IsZero() {
+				refusedSince = time.Now()
 			}
-			if s != nil {
-				if err = g.GrabInto(s.seg); err == nil {
-					pixels = s.seg.Pixels()
-				}
-			}
-		}
-		if pixels == nil && err == nil {
-			s = nil // every segment is busy: grab into the grabber's own and copy
-			pixels, err = g.Grab()
-		}
-		if err != nil && ximage.IsProtocolError(err) {
-			// The server refused this one (the screen shrank between the
-			// size check and the grab): the next tick is at the new size.
 			fr.log.Debug("screen grab refused", "err", err)
 			wait(min(tick, 50*time.Millisecond))
 			continue
 		}
+		refusedSince = time.Time{}
 		if err != nil {
 			fr.log.Warn("screen capture failed, reconnecting", "err", err)
-			pool = fr.releasePool(g, pool)
-			g.Close()
-			g = nil
+			closeGrabber()
 			failing = true
 			wait(fr.retry)
 			continue
@@ -280,6 +288,26 @@ func (fr *Frames) run() {
 		w, h := g.Size()
 		fr.deliver(g, pixels, s, w, h, isTick, tick)
 	}
+}
+
+// grab captures a frame into a free segment of the pool (s), or, without
+// shared memory or a free segment, into the grabber's own memory (s nil:
+// the pixels must be copied).
+func (fr *Frames) grab(g grabber, pool *[]*slot) (pixels []byte, s *slot, err error) {
+	if g.SharedMemory() {
+		var perr error
+		if *pool, s, perr = fr.pick(g, *pool); perr != nil {
+			fr.log.Debug("no shared memory segment, copying", "err", perr)
+		}
+		if s != nil {
+			if err := g.GrabInto(s.seg); err != nil {
+				return nil, nil, err
+			}
+			return s.seg.Pixels(), s, nil
+		}
+	}
+	pixels, err = g.Grab()
+	return pixels, nil, err
 }
 
 // pick returns an idle segment of the screen's current size, making one
@@ -315,24 +343,37 @@ func (fr *Frames) pick(g grabber, pool []*slot) ([]*slot, *slot, error) {
 	return append(pool, idle), idle, nil
 }
 
-// releasePool frees the segments once GStreamer no longer holds them (a
-// pipeline is stopped after its feed is detached, so briefly after).
-// One still held after that is left mapped: unmapping memory a pipeline
-// reads would crash the process.
-func (fr *Frames) releasePool(g grabber, pool []*slot) []*slot {
-	deadline := time.Now().Add(2 * time.Second)
+// releasePool frees the pool's segments before its grabber closes. One
+// GStreamer still holds (a pipeline is stopped after its feed is
+// detached, so for a moment after) is unmapped once released, by a
+// goroutine of its own: unmapping memory a pipeline reads would crash
+// the process.
+func (fr *Frames) releasePool(g grabber, pool []*slot) {
 	for _, s := range pool {
-		for s.hold.Held() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if s.hold.Held() {
-			fr.log.Warn("a frame is still used by a pipeline; its memory is left mapped")
+		if !s.hold.Held() {
+			g.FreeSegment(s.seg)
+			s.hold.Free()
 			continue
 		}
-		g.FreeSegment(s.seg)
-		s.hold.Free()
+		go fr.reap(s)
 	}
-	return nil
+}
+
+// reapFor bounds how long a held segment is waited for; then it is left
+// mapped (a pipeline stuck in its stop, say).
+const reapFor = time.Minute
+
+func (fr *Frames) reap(s *slot) {
+	deadline := time.Now().Add(reapFor)
+	for s.hold.Held() {
+		if time.Now().After(deadline) {
+			fr.log.Warn("a frame is still held by a pipeline; its memory stays mapped")
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.seg.Unmap()
+	s.hold.Free()
 }
 
 // tickLocked is the shortest feed interval, and whether a new feed waits
@@ -341,18 +382,26 @@ func (fr *Frames) tickLocked() (tick time.Duration, first bool) {
 	tick = time.Hour
 	for _, f := range fr.feeds {
 		tick = min(tick, f.interval)
-		first = first || f.first
+		// One waiting for a frame of its size waits for the ticks.
+		first = first || (f.first && f.mismatchSince.IsZero())
 	}
 	return tick, first
 }
 
-// deliver pushes the grabbed pixels to every due feed of that size. It
-// holds fr.mu throughout, so that a detach returns only once its sink
-// gets nothing more. s is the pool segment holding the pixels, if any:
-// frames then wrap it rather than copy it.
+// followAfter is how long a pipeline that does not follow the screen's
+// size waits for its rebuild (Videos.Restart) before it is made to
+// renegotiate anyway: its size came from a screen that is no longer
+// there, and no change event is coming.
+const followAfter = 2 * time.Second
+
+// deliver hands the grabbed pixels to every due feed of that size. The
+// due feeds are chosen under fr.mu, the frames made without it (the
+// cursor is an X round trip), and pushed under it again to the feeds
+// still attached: a detach returns only once its sink gets nothing more.
+// s is the pool segment holding the pixels, if any: frames then wrap it
+// rather than copy it.
 func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick bool, tick time.Duration) {
 	fr.mu.Lock()
-	defer fr.mu.Unlock()
 	now := time.Now()
 	var due []*feed
 	plainDue, pointerDue := false, false
@@ -362,36 +411,22 @@ func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick bo
 		if !f.first && !(isTick && !now.Before(f.next.Add(-tick/2))) {
 			continue
 		}
+		if !fr.sizeLocked(f, w, h, now) {
+			continue // its first frame is still to come
+		}
 		f.first = false
 		if f.next = f.next.Add(f.interval); f.next.Before(now.Add(-f.interval)) {
 			f.next = now
-		}
-		if (f.spec.Width != w || f.spec.Height != h) && f.spec.Follow {
-			next := f.spec
-			next.Width, next.Height = w, h
-			if err := f.sink.SetSourceCaps(next.caps()); err != nil {
-				fr.log.Warn("frame size change refused", "err", err)
-			} else {
-				f.spec = next
-			}
-		}
-		if f.spec.Width != w || f.spec.Height != h {
-			// The screen changed size and this pipeline, built for the
-			// old one, is about to be restarted.
-			if !f.mismatch {
-				f.mismatch = true
-				fr.log.Debug("frame size differs from the pipeline's, skipped",
-					"screen", fmt.Sprintf("%dx%d", w, h), "pipeline", fmt.Sprintf("%dx%d", f.spec.Width, f.spec.Height))
-			}
-			continue
 		}
 		due = append(due, f)
 		plainDue = plainDue || !f.spec.Pointer
 		pointerDue = pointerDue || f.spec.Pointer
 	}
+	fr.mu.Unlock()
 	if len(due) == 0 {
 		return
 	}
+
 	var plain, pointer *gst.Frame
 	defer func() {
 		for _, f := range []*gst.Frame{plain, pointer} {
@@ -418,7 +453,13 @@ func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick bo
 			return
 		}
 	}
+
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
 	for _, f := range due {
+		if !f.attached {
+			continue
+		}
 		frame := plain
 		if f.spec.Pointer {
 			frame = pointer
@@ -427,6 +468,40 @@ func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick bo
 			fr.log.Debug("frame not taken", "err", err)
 		}
 	}
+}
+
+// sizeLocked reports whether frames of w x h can go to f, renegotiating
+// its caps if it follows the screen (or has waited for its rebuild for
+// too long).
+func (fr *Frames) sizeLocked(f *feed, w, h int, now time.Time) bool {
+	if f.spec.Width == w && f.spec.Height == h {
+		f.mismatchSince = time.Time{}
+		return true
+	}
+	if f.mismatchSince.IsZero() {
+		f.mismatchSince = now
+		fr.log.Debug("frame size differs from the pipeline's",
+			"screen", fmt.Sprintf("%dx%d", w, h), "pipeline", fmt.Sprintf("%dx%d", f.spec.Width, f.spec.Height))
+	}
+	if !f.spec.Follow && now.Sub(f.mismatchSince) < followAfter {
+		// Built for the old size, it is about to be rebuilt.
+		return false
+	}
+	next := f.spec
+	next.Width, next.Height = w, h
+	if err := f.sink.SetSourceCaps(next.caps()); err != nil {
+		if !f.capsFailed {
+			f.capsFailed = true
+			fr.log.Warn("frame size change refused", "err", err)
+		}
+		return false
+	}
+	if !f.spec.Follow {
+		fr.log.Warn("pipeline not rebuilt for the screen size; renegotiating",
+			"screen", fmt.Sprintf("%dx%d", w, h), "pipeline", fmt.Sprintf("%dx%d", f.spec.Width, f.spec.Height))
+	}
+	f.spec, f.mismatchSince, f.capsFailed = next, time.Time{}, false
+	return true
 }
 
 // makeFrame wraps the pixels of segment s, or copies them when s is nil,

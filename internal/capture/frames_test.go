@@ -32,12 +32,21 @@ type fakeScreen struct {
 }
 
 type fakeSegment struct {
-	mem  []byte
-	w, h int
+	mem      []byte
+	w, h     int
+	unmapped func()
 }
 
 func (s *fakeSegment) Pixels() []byte   { return s.mem }
 func (s *fakeSegment) Size() (int, int) { return s.w, s.h }
+
+func (s *fakeSegment) Unmap() {
+	if s.mem != nil {
+		_ = unix.Munmap(s.mem)
+		s.mem = nil
+		s.unmapped()
+	}
+}
 
 func (s *fakeScreen) open(string) (grabber, error) {
 	s.mu.Lock()
@@ -84,7 +93,11 @@ func (s *fakeScreen) NewSegment() (segment, error) {
 		return nil, err
 	}
 	s.segs++
-	return &fakeSegment{mem: mem, w: s.w, h: s.h}, nil
+	return &fakeSegment{mem: mem, w: s.w, h: s.h, unmapped: func() {
+		s.mu.Lock()
+		s.segs--
+		s.mu.Unlock()
+	}}, nil
 }
 
 func (s *fakeScreen) GrabInto(seg segment) error {
@@ -93,12 +106,7 @@ func (s *fakeScreen) GrabInto(seg segment) error {
 	return s.fill(seg.Pixels())
 }
 
-func (s *fakeScreen) FreeSegment(seg segment) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.segs--
-	_ = unix.Munmap(seg.(*fakeSegment).mem)
-}
+func (s *fakeScreen) FreeSegment(seg segment) { seg.Unmap() }
 
 func (s *fakeScreen) Cursor() (ximage.Cursor, error) {
 	return ximage.Cursor{Width: 1, Height: 1, Pixels: []uint32{0xffffffff}}, nil
@@ -278,15 +286,74 @@ func TestFramesScreenSize(t *testing.T) {
 	if strict.count() > n+1 {
 		t.Fatalf("a pipeline built for 4x2 got %d frames of 2x2", strict.count()-n)
 	}
-	// The old size's segments are freed once idle: only new ones remain.
-	if segs := screen.segments(); segs > maxSlots {
+	// The old size's segment was freed once idle; frames are released
+	// at once here, so one segment of the new size is all there is.
+	if segs := screen.segments(); segs != 1 {
 		t.Fatalf("%d segments", segs)
 	}
 	follow.mu.Lock()
-	defer follow.mu.Unlock()
 	if want := (Feed{Width: 2, Height: 2, FPS: 100}).caps(); follow.caps[0] != want {
 		t.Fatalf("caps %q, want %q", follow.caps[0], want)
 	}
+	follow.mu.Unlock()
+	// A pipeline nobody rebuilds (no screen change event came) is made
+	// to renegotiate after a while rather than left without frames.
+	waitUntil(t, "the unrebuilt pipeline fed again", func() bool { return strict.count() > n+3 })
+	strict.mu.Lock()
+	defer strict.mu.Unlock()
+	if len(strict.caps) != 1 {
+		t.Fatalf("caps %v", strict.caps)
+	}
+}
+
+// holdingSink keeps every frame until release, as a slow pipeline would.
+type holdingSink struct {
+	recordSink
+	held []*gst.Frame
+}
+
+func (h *holdingSink) PushFrame(f *gst.Frame, d time.Duration) error {
+	h.recordSink.PushFrame(f, d)
+	h.mu.Lock()
+	h.held = append(h.held, f.Retain())
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *holdingSink) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, f := range h.held {
+		f.Release()
+	}
+	h.held = nil
+}
+
+// TestFramesHeldSegments: a segment is not grabbed into while a pipeline
+// holds its frame; with all of them held, frames are copied (and still
+// delivered); released ones are used again; segments still held when the
+// capture stops are unmapped once released.
+func TestFramesHeldSegments(t *testing.T) {
+	fr, screen := newFakeFrames(4, 2)
+	sink := &holdingSink{}
+	detach := fr.Attach(sink, Feed{Width: 4, Height: 2, FPS: 200})
+	waitUntil(t, "more frames than segments", func() bool { return sink.count() > 3*maxSlots })
+	if n := screen.segments(); n != maxSlots {
+		t.Fatalf("%d segments with every frame held, want %d", n, maxSlots)
+	}
+	sink.release()
+	n := sink.count()
+	waitUntil(t, "frames after the release", func() bool { return sink.count() > n+3*maxSlots })
+	if n := screen.segments(); n != maxSlots {
+		t.Fatalf("%d segments: released ones were not used again", n)
+	}
+	detach()
+	waitUntil(t, "capture stopped", func() bool { _, o, c := screen.counts(); return o == c })
+	if n := screen.segments(); n == 0 {
+		t.Fatal("segments unmapped while a pipeline still holds their frames")
+	}
+	sink.release()
+	waitUntil(t, "held segments unmapped once released", func() bool { return screen.segments() == 0 })
 }
 
 // TestFramesReconnect: a capture that fails (the X server restarted) is
@@ -348,6 +415,15 @@ func TestXCapturesTogether(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := cast.Image(ctx); err != nil {
 			t.Fatalf("round %d: screencast: %v", i, err)
+		}
+		// A new image, not the one kept from the last round.
+		cast.mu.Lock()
+		fresh := cast.fresh
+		cast.mu.Unlock()
+		select {
+		case <-fresh:
+		case <-ctx.Done():
+			t.Fatalf("round %d: the screencast stopped", i)
 		}
 		if _, err := Screenshot(ctx, display, 70); err != nil {
 			t.Fatalf("round %d: screenshot: %v", i, err)

@@ -53,7 +53,7 @@ func NewVideos(o VideoOptions) (*Videos, error) {
 		ids = []string{"main"}
 	}
 	for _, id := range ids {
-		build := qualityBuild(o, id, o.ShowPointer)
+		build := qualityBuild(o, id, false)
 		if err := checkPipeline(id, cfg.VideoCodec, build); err != nil {
 			return nil, err
 		}
@@ -73,13 +73,14 @@ func NewVideos(o VideoOptions) (*Videos, error) {
 const LegacyID = "legacy"
 
 // qualityBuild builds quality id's pipeline for the current screen:
-// configured (capture.video.pipelines), the capture.video.pipeline
-// shorthand, or the default for capture.video.codec. pointer draws the
-// cursor in (the legacy quality forces it on).
-func qualityBuild(o VideoOptions, id string, pointer bool) func() (pipelineSpec, error) {
+// configured (capture.video.pipelines, with its show_pointer), the
+// capture.video.pipeline shorthand, or the default for
+// capture.video.codec (with VideoOptions.ShowPointer). legacy forces the
+// cursor in.
+func qualityBuild(o VideoOptions, id string, legacy bool) func() (pipelineSpec, error) {
 	cfg := o.Config
 	if q, ok := cfg.VideoPipelines[id]; ok {
-		q.ShowPointer = q.ShowPointer || pointer
+		q.ShowPointer = q.ShowPointer || legacy
 		return func() (pipelineSpec, error) {
 			d, feed, err := QualityPipeline(q, o.Display, o.Screen())
 			return pipelineSpec{desc: d, feed: feed}, err
@@ -88,12 +89,13 @@ func qualityBuild(o VideoOptions, id string, pointer bool) func() (pipelineSpec,
 	if cfg.VideoPipeline != "" {
 		return func() (pipelineSpec, error) {
 			d, err := CustomPipeline(cfg.VideoPipeline, o.Display, cfg.AudioDevice)
-			if pointer {
+			if legacy {
 				d = strings.Replace(d, "show-pointer=false", "show-pointer=true", 1)
 			}
 			return pipelineSpec{desc: d}, err
 		}
 	}
+	pointer := legacy || o.ShowPointer
 	return func() (pipelineSpec, error) {
 		sc := o.Screen()
 		d, feed, err := VideoPipeline(VideoParams{Width: sc.Width, Height: sc.Height, Codec: cfg.VideoCodec, FPS: sc.Rate, ShowPointer: pointer})

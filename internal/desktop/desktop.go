@@ -30,6 +30,7 @@ import (
 	"github.com/jezek/xgb/xproto"
 	"github.com/jezek/xgb/xtest"
 
+	"github.com/neko-webrtc/neko/internal/xext"
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
@@ -170,7 +171,7 @@ func dial(ctx context.Context, display string) (*xgb.Conn, error) {
 }
 
 func setup(conn *xgb.Conn, display string, log *slog.Logger) (*Desktop, error) {
-	if err := xtest.Init(conn); err != nil {
+	if err := xext.Init(conn, xext.XTest); err != nil {
 		return nil, fmt.Errorf("XTEST extension: %w", err)
 	}
 	if _, err := xtest.GetVersion(conn, 2, 2).Reply(); err != nil {
@@ -193,7 +194,7 @@ func setup(conn *xgb.Conn, display string, log *slog.Logger) (*Desktop, error) {
 	}
 	d.storeSize(int(screen.WidthInPixels), int(screen.HeightInPixels))
 
-	if err := randr.Init(conn); err != nil {
+	if err := xext.Init(conn, xext.RandR); err != nil {
 		log.Warn("RandR extension unavailable, screen rate will be 0", "err", err)
 	} else if v, err := randr.QueryVersion(conn, 1, 5).Reply(); err != nil {
 		log.Warn("RandR version query failed, screen rate will be 0", "err", err)

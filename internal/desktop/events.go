@@ -11,6 +11,7 @@ import (
 	"github.com/jezek/xgb/xproto"
 
 	"github.com/neko-webrtc/neko/internal/desktop/xkb"
+	"github.com/neko-webrtc/neko/internal/xext"
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
@@ -100,7 +101,7 @@ func (d *Desktop) setupXKB() error {
 // initXFixes initialises XFixes (called by setup before any event is
 // selected) and sets d.xfixes.
 func (d *Desktop) initXFixes() error {
-	if err := xfixes.Init(d.conn); err != nil {
+	if err := xext.Init(d.conn, xext.XFixes); err != nil {
 		return err
 	}
 	// The protocol requires the version handshake before other requests.

@@ -46,8 +46,8 @@ func Run(tb testing.TB, name string, args ...string) *Server {
 
 	cmd := exec.Command(bin, append(args, "-displayfd", "3")...)
 	cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		tb.Fatalf("start %s: %v", name, err)
@@ -97,4 +97,22 @@ func Xvfb(tb testing.TB, size string) string {
 		size = "1280x720"
 	}
 	return Start(tb, "Xvfb", "-screen", "0", size+"x24", "-nolisten", "tcp", "-noreset", "+extension", "XTEST")
+}
+
+// lockedBuffer is the server's stderr, read while exec still copies into it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -122,6 +122,15 @@ func (f *Frame) Read(offset int, dst []byte) int {
 	return int(C.gst_buffer_extract(f.buf, C.gsize(offset), C.gpointer(unsafe.Pointer(&dst[0])), C.gsize(len(dst))))
 }
 
+// Retain returns another reference to the sealed frame, released on its
+// own (as a pipeline holding the frame would).
+func (f *Frame) Retain() *Frame {
+	if f.buf == nil || f.data != nil {
+		return nil
+	}
+	return &Frame{buf: C.gst_buffer_ref(f.buf)}
+}
+
 // Release frees the frame (pipelines it was pushed to keep their own
 // references until they are done with it).
 func (f *Frame) Release() {

@@ -6,7 +6,8 @@
 // second display opening while another capture holds a server grab
 // deadlocks on (docs/architecture.md); Xlib also ends the whole process
 // when the X server goes away. Here each Grabber has its own connection
-// and no lock is shared, and a lost server is an error like any other.
+// and no lock is shared (extensions are set up through internal/xext),
+// and a lost server is an error like any other.
 package ximage
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/jezek/xgb/shm"
 	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
+	"github.com/neko-webrtc/neko/internal/xext"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,6 +50,15 @@ type Segment struct {
 // Pixels are the frame's BGRx rows. The memory is not Go's: it may be
 // lent to C code (GStreamer) as long as the segment is not freed.
 func (s *Segment) Pixels() []byte { return s.mem[:s.Width*s.Height*4] }
+
+// Unmap detaches s on this side only: for a segment still held when its
+// connection is gone (the server detached it when the connection closed).
+func (s *Segment) Unmap() {
+	if s.mem != nil {
+		_ = unix.SysvShmDetach(s.mem)
+		s.mem = nil
+	}
+}
 
 // Size is the size of the frames the segment holds.
 func (s *Segment) Size() (width, height int) { return s.Width, s.Height }
@@ -89,12 +100,12 @@ func Open(display string) (g *Grabber, err error) {
 		return g, fmt.Errorf("ximage: screen size: %w", err)
 	}
 	g.width, g.height = int(geo.Width), int(geo.Height)
-	if xfixes.Init(conn) == nil {
+	if xext.Init(conn, xext.XFixes) == nil {
 		if _, err := xfixes.QueryVersion(conn, 4, 0).Reply(); err == nil {
 			g.cursor = true
 		}
 	}
-	if shm.Init(conn) == nil {
+	if xext.Init(conn, xext.MITSHM) == nil {
 		// Without shared memory (a remote server) frames come over the
 		// socket: slower, but it works.
 		if own, err := g.NewSegment(); err == nil {
@@ -182,13 +193,16 @@ func (g *Grabber) SharedMemory() bool { return g.shm }
 // of a new size.
 func (g *Grabber) Grab() (frame []byte, err error) {
 	g.Refresh()
-	if g.shm {
-		if g.own.Width != g.width || g.own.Height != g.height {
-			g.FreeSegment(g.own)
-			if g.own, err = g.NewSegment(); err != nil {
-				return nil, err
-			}
+	if g.shm && (g.own == nil || g.own.Width != g.width || g.own.Height != g.height) {
+		g.FreeSegment(g.own)
+		g.own = nil
+		if g.own, err = g.NewSegment(); err != nil {
+			// The server cannot attach one more segment: frames come
+			// over the socket from now on.
+			g.shm = false
 		}
+	}
+	if g.shm {
 		if err := g.GrabInto(g.own); err != nil {
 			return nil, err
 		}
