@@ -59,6 +59,9 @@ type grabber interface {
 	Grab() ([]byte, error)
 	Cursor() (ximage.Cursor, error)
 	Close()
+	// Damaged signals a change of the screen since the last grab (nil:
+	// not known).
+	Damaged() <-chan struct{}
 	// With shared memory, frames are grabbed into segments that are
 	// lent to GStreamer as they are, without a copy.
 	SharedMemory() bool
@@ -209,16 +212,23 @@ func (fr *Frames) run() {
 	var tickAt time.Time
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	wait := func(d time.Duration) {
+	// wait returns early when poked, or when damaged (nil: never) fires.
+	wait := func(d time.Duration, damaged <-chan struct{}) (byDamage bool) {
 		timer.Reset(d)
 		select {
 		case <-timer.C:
+			return false
 		case <-fr.wake:
-			if !timer.Stop() {
-				<-timer.C
-			}
+		case <-damaged:
+			byDamage = true
 		}
+		if !timer.Stop() {
+			<-timer.C
+		}
+		return byDamage
 	}
+	// lastDamage is when the screen last reported a change.
+	var lastDamage time.Time
 	failing := false
 	var refusedSince time.Time // X errors in a row since
 	for {
@@ -235,10 +245,26 @@ func (fr *Frames) run() {
 		if tickAt.IsZero() || tickAt.Sub(now) > tick {
 			tickAt = now.Add(tick)
 		}
+		early := false
 		if !first {
 			if d := tickAt.Sub(now); d > 0 {
-				wait(d)
-				continue
+				var damaged <-chan struct{}
+				if g != nil {
+					damaged = g.Damaged()
+				}
+				if !wait(d, damaged) {
+					continue
+				}
+				quiet := lastDamage.IsZero() || time.Since(lastDamage) > quietFor*tick
+				lastDamage = time.Now()
+				if !quiet {
+					continue // an animation: it follows the ticks
+				}
+				// The first change after a still spell (an answer to
+				// input, usually) is grabbed now rather than at the
+				// next tick, and the ticks start over from it.
+				now = time.Now()
+				tickAt, early = now, true
 			}
 		}
 		isTick := !now.Before(tickAt)
@@ -256,7 +282,7 @@ func (fr *Frames) run() {
 					fr.log.Warn("cannot capture the screen, retrying", "err", err)
 					failing = true
 				}
-				wait(fr.retry)
+				wait(fr.retry, nil)
 				continue
 			}
 			if failing {
@@ -274,7 +300,7 @@ func (fr *Frames) run() {
 				refusedSince = time.Now()
 			}
 			fr.log.Debug("screen grab refused", "err", err)
-			wait(min(tick, 50*time.Millisecond))
+			wait(min(tick, 50*time.Millisecond), nil)
 			continue
 		}
 		refusedSince = time.Time{}
@@ -282,13 +308,17 @@ func (fr *Frames) run() {
 			fr.log.Warn("screen capture failed, reconnecting", "err", err)
 			closeGrabber()
 			failing = true
-			wait(fr.retry)
+			wait(fr.retry, nil)
 			continue
 		}
 		w, h := g.Size()
-		fr.deliver(g, pixels, s, w, h, isTick, tick)
+		fr.deliver(g, pixels, s, w, h, isTick, early, tick)
 	}
 }
+
+// quietFor is how many ticks without a change make a still spell, after
+// which a change is grabbed at once (see run).
+const quietFor = 2
 
 // grab captures a frame into a free segment of the pool (s), or, without
 // shared memory or a free segment, into the grabber's own memory (s nil:
@@ -400,7 +430,10 @@ const followAfter = 2 * time.Second
 // still attached: a detach returns only once its sink gets nothing more.
 // s is the pool segment holding the pixels, if any: frames then wrap it
 // rather than copy it.
-func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick bool, tick time.Duration) {
+//
+// early is a grab made off the ticks for a change after a still spell:
+// the fastest feeds take it and count their next frame from it.
+func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick, early bool, tick time.Duration) {
 	fr.mu.Lock()
 	now := time.Now()
 	var due []*feed
@@ -408,15 +441,16 @@ func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick bo
 	for _, f := range fr.feeds {
 		// On the tick nearest to it, so that feeds of different rates
 		// share grabs.
-		if !f.first && !(isTick && !now.Before(f.next.Add(-tick/2))) {
+		fastest := early && f.interval == tick
+		if !f.first && !fastest && !(isTick && !now.Before(f.next.Add(-tick/2))) {
 			continue
 		}
 		if !fr.sizeLocked(f, w, h, now) {
 			continue // its first frame is still to come
 		}
 		f.first = false
-		if f.next = f.next.Add(f.interval); f.next.Before(now.Add(-f.interval)) {
-			f.next = now
+		if f.next = f.next.Add(f.interval); fastest || f.next.Before(now.Add(-f.interval)) {
+			f.next = now.Add(f.interval)
 		}
 		due = append(due, f)
 		plainDue = plainDue || !f.spec.Pointer

@@ -29,7 +29,10 @@ type fakeScreen struct {
 	segs    int  // segments alive
 	failing bool // Grab fails (the server went away)
 	pix     []byte
+	damaged chan struct{}
 }
+
+func (s *fakeScreen) Damaged() <-chan struct{} { return s.damaged }
 
 type fakeSegment struct {
 	mem      []byte
@@ -166,7 +169,7 @@ func (r *recordSink) last() [8]byte {
 }
 
 func newFakeFrames(w, h int) (*Frames, *fakeScreen) {
-	s := &fakeScreen{w: w, h: h, value: 7, shm: true}
+	s := &fakeScreen{w: w, h: h, value: 7, shm: true, damaged: make(chan struct{}, 1)}
 	fr := NewFrames(":0", nil)
 	fr.open = s.open
 	fr.retry = 20 * time.Millisecond
@@ -243,6 +246,29 @@ func TestFramesFirstFrameAtOnce(t *testing.T) {
 	other := &recordSink{}
 	defer fr.Attach(other, Feed{Width: 2, Height: 2, FPS: 0.1})()
 	waitUntil(t, "second feed's first frame", func() bool { return other.count() == 1 })
+}
+
+// TestFramesDamage: the first change after a still spell is grabbed at
+// once, not at the next tick; changes that follow closely (an animation)
+// wait for the ticks.
+func TestFramesDamage(t *testing.T) {
+	fr, screen := newFakeFrames(2, 2)
+	sink := &recordSink{}
+	defer fr.Attach(sink, Feed{Width: 2, Height: 2, FPS: 0.5})()
+	waitUntil(t, "first frame", func() bool { return sink.count() == 1 })
+	screen.damaged <- struct{}{}
+	deadline := time.Now().Add(time.Second) // the next tick is 2 s away
+	for sink.count() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("a change after a still spell waited for the tick")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	screen.damaged <- struct{}{}
+	time.Sleep(300 * time.Millisecond)
+	if n := sink.count(); n != 2 {
+		t.Fatalf("%d frames: a change right after another was grabbed off the ticks", n)
+	}
 }
 
 // TestFramesDetach: once detach returns the sink gets nothing more; a

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/damage"
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/shm"
 	"github.com/jezek/xgb/xfixes"
@@ -29,10 +30,11 @@ const (
 	RandR  = "RANDR"
 	XFixes = "XFIXES"
 	MITSHM = "MIT-SHM"
+	Damage = "DAMAGE"
 )
 
 // registrations are the xgb Init functions that fill the global tables.
-var registrations = []func(*xgb.Conn) error{xtest.Init, randr.Init, xfixes.Init, shm.Init}
+var registrations = []func(*xgb.Conn) error{xtest.Init, randr.Init, xfixes.Init, shm.Init, damage.Init}
 
 var (
 	mu         sync.Mutex

@@ -13,8 +13,10 @@ package ximage
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/damage"
 	"github.com/jezek/xgb/shm"
 	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
@@ -38,6 +40,17 @@ type Grabber struct {
 	// MIT-SHM: Grab has the server write into own.
 	shm bool
 	own *Segment
+
+	// DAMAGE: the server says when the screen changed after a grab.
+	damage    damage.Damage
+	hasDamage bool
+	damaged   chan struct{}
+
+	// The size the server last reported (ConfigureNotify on the root),
+	// applied by Refresh; written by the event reader.
+	mu                 sync.Mutex
+	pendingW, pendingH int
+	events             chan struct{} // closed when the reader ends
 }
 
 // Segment is shared memory the server writes a frame into.
@@ -100,6 +113,18 @@ func Open(display string) (g *Grabber, err error) {
 		return g, fmt.Errorf("ximage: screen size: %w", err)
 	}
 	g.width, g.height = int(geo.Width), int(geo.Height)
+	g.pendingW, g.pendingH = g.width, g.height
+	g.damaged = make(chan struct{}, 1)
+	if xext.Init(conn, xext.Damage) == nil {
+		if _, err := damage.QueryVersion(conn, 1, 1).Reply(); err == nil {
+			if id, err := damage.NewDamageId(conn); err == nil &&
+				damage.CreateChecked(conn, id, xproto.Drawable(g.root), damage.ReportLevelNonEmpty).Check() == nil {
+				g.damage, g.hasDamage = id, true
+			}
+		}
+	}
+	g.events = make(chan struct{})
+	go g.readEvents()
 	if xext.Init(conn, xext.XFixes) == nil {
 		if _, err := xfixes.QueryVersion(conn, 4, 0).Reply(); err == nil {
 			g.cursor = true
@@ -213,6 +238,7 @@ func (g *Grabber) Grab() (frame []byte, err error) {
 			frame, err = nil, fmt.Errorf("ximage: malformed reply: %v", r)
 		}
 	}()
+	g.rearm()
 	r, err := xproto.GetImage(g.conn, xproto.ImageFormatZPixmap, xproto.Drawable(g.root), 0, 0,
 		uint16(g.width), uint16(g.height), ^uint32(0)).Reply()
 	if err != nil {
@@ -238,6 +264,7 @@ func (g *Grabber) GrabInto(s *Segment) (err error) {
 			err = fmt.Errorf("ximage: malformed reply: %v", r)
 		}
 	}()
+	g.rearm()
 	if _, err := shm.GetImage(g.conn, xproto.Drawable(g.root), 0, 0, uint16(s.Width), uint16(s.Height), ^uint32(0),
 		xproto.ImageFormatZPixmap, s.seg, 0).Reply(); err != nil {
 		return fmt.Errorf("ximage: grab: %w", err)
@@ -248,14 +275,52 @@ func (g *Grabber) GrabInto(s *Segment) (err error) {
 // Refresh applies the size changes the server reported (ConfigureNotify
 // on the root window) since the last call.
 func (g *Grabber) Refresh() {
+	g.mu.Lock()
+	g.width, g.height = g.pendingW, g.pendingH
+	g.mu.Unlock()
+}
+
+// Damaged signals (at most one pending) when the screen changed since
+// the last grab: the server reports a change once, and each grab asks
+// for the next. Nil without the DAMAGE extension.
+func (g *Grabber) Damaged() <-chan struct{} {
+	if !g.hasDamage {
+		return nil
+	}
+	return g.damaged
+}
+
+// readEvents takes the connection's events as they come: size changes
+// and damage.
+func (g *Grabber) readEvents() {
+	defer close(g.events)
 	for {
-		ev, xerr := g.conn.PollForEvent()
-		if ev == nil && xerr == nil {
-			return
+		ev, err := g.conn.WaitForEvent()
+		if ev == nil && err == nil {
+			return // connection closed
 		}
-		if c, ok := ev.(xproto.ConfigureNotifyEvent); ok && c.Window == g.root {
-			g.width, g.height = int(c.Width), int(c.Height)
+		switch e := ev.(type) {
+		case xproto.ConfigureNotifyEvent:
+			if e.Window == g.root {
+				g.mu.Lock()
+				g.pendingW, g.pendingH = int(e.Width), int(e.Height)
+				g.mu.Unlock()
+			}
+		case damage.NotifyEvent:
+			select {
+			case g.damaged <- struct{}{}:
+			default:
+			}
 		}
+	}
+}
+
+// rearm asks for the next damage report: changes from now on are
+// reported once more (those the coming grab sees included, a harmless
+// extra report).
+func (g *Grabber) rearm() {
+	if g.hasDamage {
+		damage.Subtract(g.conn, g.damage, 0, 0)
 	}
 }
 
@@ -304,6 +369,9 @@ func (g *Grabber) Close() {
 	}
 	g.FreeSegment(g.own)
 	g.conn.Close()
+	if g.events != nil {
+		<-g.events
+	}
 	g.conn = nil
 }
 

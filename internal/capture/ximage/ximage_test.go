@@ -1,10 +1,12 @@
 package ximage
 
 import (
+	"fmt"
 	"io"
 	"log"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
@@ -187,4 +189,50 @@ func TestDrawCursor(t *testing.T) {
 		DrawCursor(frame, w, h, c)
 	}
 	DrawCursor(frame[:5], w, h, Cursor{X: 1, Y: 1, Width: 1, Height: 1, Pixels: []uint32{0xffffffff}})
+}
+
+// TestDamaged: a change of the screen after a grab is reported once; a
+// grab asks for the next report.
+func TestDamaged(t *testing.T) {
+	display := xserver.Xvfb(t, "320x240")
+	g, err := Open(display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if g.Damaged() == nil {
+		t.Fatal("Xvfb has DAMAGE, but it is not used")
+	}
+	drain := func() {
+		for {
+			select {
+			case <-g.Damaged():
+			case <-time.After(200 * time.Millisecond):
+				return
+			}
+		}
+	}
+	expect := func(what string) {
+		t.Helper()
+		select {
+		case <-g.Damaged():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no damage report after %s", what)
+		}
+	}
+	for i, colour := range []uint32{0x112233, 0x445566} {
+		if _, err := g.Grab(); err != nil {
+			t.Fatal(err)
+		}
+		drain()
+		paint(t, display, colour)
+		expect(fmt.Sprintf("paint %d", i))
+	}
+	// Without a grab in between, the next change is not reported.
+	paint(t, display, 0x778899)
+	select {
+	case <-g.Damaged():
+		t.Fatal("reported twice without a grab asking for it")
+	case <-time.After(300 * time.Millisecond):
+	}
 }
