@@ -131,16 +131,31 @@ const lossWait = 100 * time.Millisecond
 
 // lossWatch tells lost packets of an upstream track from late ones by
 // their sequence numbers: a gap is a loss only when its packets have not
-// arrived within lossWait.
+// arrived within lossWait of the gap being seen. Each open gap keeps its
+// own age, so a gap that fills does not lend its age to a newer one.
 type lossWatch struct {
 	started bool
 	highest uint16
-	missing int       // packets of the open gaps that have not arrived
-	since   time.Time // when the oldest open gap was seen
+	gaps    []seqGap
 }
 
+// seqGap is a run of missing sequence numbers.
+type seqGap struct {
+	first uint16 // the first missing sequence number
+	n     uint16 // how many were skipped
+	// missing marks those still missing (bit i: first+i) when n <= 64;
+	// wider gaps are only counted (left).
+	missing uint64
+	left    int
+	since   time.Time
+}
+
+// maxGaps bounds the open gaps: more at once is loss, not reordering.
+const maxGaps = 16
+
 // packet records one sequence number and reports whether packets were
-// lost.
+// lost. After a loss the open gaps are forgotten: the keyframe asked for
+// makes them moot.
 func (l *lossWatch) packet(seq uint16, now time.Time) bool {
 	if !l.started {
 		l.started, l.highest = true, seq
@@ -150,22 +165,45 @@ func (l *lossWatch) packet(seq uint16, now time.Time) bool {
 	case d == 0: // duplicate
 	case d < 0x8000: // ahead (wrapping), skipping d-1 packets
 		if d > 1 {
-			if l.missing == 0 {
-				l.since = now
+			g := seqGap{first: l.highest + 1, n: d - 1, left: int(d - 1), since: now}
+			if g.n <= 64 {
+				g.missing = ^uint64(0) >> (64 - g.n)
 			}
-			l.missing += int(d - 1)
+			l.gaps = append(l.gaps, g)
 		}
 		l.highest = seq
 	default: // behind: a late packet fills a gap
-		if l.missing > 0 {
-			l.missing--
+		l.fill(seq)
+	}
+	lost := len(l.gaps) > maxGaps
+	for _, g := range l.gaps {
+		lost = lost || now.Sub(g.since) > lossWait
+	}
+	if lost {
+		l.gaps = l.gaps[:0]
+	}
+	return lost
+}
+
+func (l *lossWatch) fill(seq uint16) {
+	for i := range l.gaps {
+		g := &l.gaps[i]
+		off := seq - g.first
+		if off >= g.n {
+			continue
 		}
+		if g.n <= 64 {
+			bit := uint64(1) << off
+			if g.missing&bit == 0 {
+				return // a duplicate of one that already came
+			}
+			g.missing &^= bit
+		}
+		if g.left--; g.left == 0 {
+			l.gaps = append(l.gaps[:i], l.gaps[i+1:]...)
+		}
+		return
 	}
-	if l.missing > 0 && now.Sub(l.since) > lossWait {
-		l.missing = 0
-		return true
-	}
-	return false
 }
 
 // requestUpstreamKeyframe asks the client for a keyframe of the track it
