@@ -227,8 +227,9 @@ func (fr *Frames) run() {
 		}
 		return byDamage
 	}
-	// lastDamage is when the screen last reported a change.
-	var lastDamage time.Time
+	// lastDamage is when the screen last reported a change; lastGrab
+	// when it was last grabbed.
+	var lastDamage, lastGrab time.Time
 	failing := false
 	var refusedSince time.Time // X errors in a row since
 	for {
@@ -257,12 +258,17 @@ func (fr *Frames) run() {
 				}
 				quiet := lastDamage.IsZero() || time.Since(lastDamage) > quietFor*tick
 				lastDamage = time.Now()
-				if !quiet {
-					continue // an animation: it follows the ticks
+				if !quiet || time.Since(lastGrab) < tick/2 {
+					// An animation follows the ticks; so does a change
+					// right after a grab (the tick is near).
+					continue
 				}
 				// The first change after a still spell (an answer to
 				// input, usually) is grabbed now rather than at the
-				// next tick, and the ticks start over from it.
+				// next tick, and the ticks start over from it. The
+				// server reports the first request that changed the
+				// screen: the rest of that repaint gets a moment.
+				wait(min(tick/8, earlySettle), nil)
 				now = time.Now()
 				tickAt, early = now, true
 			}
@@ -304,6 +310,9 @@ func (fr *Frames) run() {
 			continue
 		}
 		refusedSince = time.Time{}
+		if err == nil {
+			lastGrab = time.Now()
+		}
 		if err != nil {
 			fr.log.Warn("screen capture failed, reconnecting", "err", err)
 			closeGrabber()
@@ -316,9 +325,13 @@ func (fr *Frames) run() {
 	}
 }
 
-// quietFor is how many ticks without a change make a still spell, after
-// which a change is grabbed at once (see run).
-const quietFor = 2
+// quietFor is how many ticks without a change make a still spell: the
+// first change after one is grabbed at once (see run), earlySettle at
+// most after the server reported it.
+const (
+	quietFor    = 2
+	earlySettle = 4 * time.Millisecond
+)
 
 // grab captures a frame into a free segment of the pool (s), or, without
 // shared memory or a free segment, into the grabber's own memory (s nil:

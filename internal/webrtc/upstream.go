@@ -139,14 +139,11 @@ type lossWatch struct {
 	gaps    []seqGap
 }
 
-// seqGap is a run of missing sequence numbers.
+// seqGap is a run of at most 64 missing sequence numbers.
 type seqGap struct {
-	first uint16 // the first missing sequence number
-	n     uint16 // how many were skipped
-	// missing marks those still missing (bit i: first+i) when n <= 64;
-	// wider gaps are only counted (left).
-	missing uint64
-	left    int
+	first   uint16 // the first missing sequence number
+	n       uint16 // how many were skipped
+	missing uint64 // bit i: first+i has not arrived
 	since   time.Time
 }
 
@@ -164,16 +161,21 @@ func (l *lossWatch) packet(seq uint16, now time.Time) bool {
 	switch d := seq - l.highest; {
 	case d == 0: // duplicate
 	case d < 0x8000: // ahead (wrapping), skipping d-1 packets
-		if d > 1 {
-			g := seqGap{first: l.highest + 1, n: d - 1, left: int(d - 1), since: now}
-			if g.n <= 64 {
-				g.missing = ^uint64(0) >> (64 - g.n)
-			}
-			l.gaps = append(l.gaps, g)
-		}
 		l.highest = seq
+		if d > 65 {
+			// Reordering never spans that many packets in lossWait.
+			l.gaps = l.gaps[:0]
+			return true
+		}
+		if d > 1 {
+			l.gaps = append(l.gaps, seqGap{first: seq - d + 1, n: d - 1, missing: ^uint64(0) >> (65 - d), since: now})
+		}
 	default: // behind: a late packet fills a gap
-		l.fill(seq)
+		if l.fill(seq, now) {
+			// Later than the jitter buffer waits: dropped there.
+			l.gaps = l.gaps[:0]
+			return true
+		}
 	}
 	lost := len(l.gaps) > maxGaps
 	for _, g := range l.gaps {
@@ -185,25 +187,26 @@ func (l *lossWatch) packet(seq uint16, now time.Time) bool {
 	return lost
 }
 
-func (l *lossWatch) fill(seq uint16) {
+// fill records a late packet; it reports whether it came later than
+// lossWait after its gap was seen.
+func (l *lossWatch) fill(seq uint16, now time.Time) (late bool) {
 	for i := range l.gaps {
 		g := &l.gaps[i]
 		off := seq - g.first
 		if off >= g.n {
 			continue
 		}
-		if g.n <= 64 {
-			bit := uint64(1) << off
-			if g.missing&bit == 0 {
-				return // a duplicate of one that already came
-			}
-			g.missing &^= bit
+		bit := uint64(1) << off
+		if g.missing&bit == 0 {
+			return false // a duplicate of one that already came
 		}
-		if g.left--; g.left == 0 {
+		late = now.Sub(g.since) > lossWait
+		if g.missing &^= bit; g.missing == 0 {
 			l.gaps = append(l.gaps[:i], l.gaps[i+1:]...)
 		}
-		return
+		return late
 	}
+	return false
 }
 
 // requestUpstreamKeyframe asks the client for a keyframe of the track it

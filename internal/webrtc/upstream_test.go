@@ -27,7 +27,9 @@ func TestLossWatch(t *testing.T) {
 		"a filled gap lends no age":          {{10, 0, false}, {12, 10, false}, {14, 90, false}, {11, 95, false}, {15, 120, false}, {16, 191, true}},
 		"a late duplicate fills nothing":     {{10, 0, false}, {13, 10, false}, {11, 20, false}, {11, 30, false}, {14, 200, true}},
 		"forgotten after a loss":             {{10, 0, false}, {12, 10, false}, {13, 111, true}, {11, 115, false}, {14, 300, false}},
-		"a wide gap":                         {{10, 0, false}, {200, 10, false}, {150, 20, false}, {201, 111, true}},
+		"a wide gap":                         {{10, 0, false}, {200, 10, true}, {150, 20, false}, {201, 111, false}},
+		"64 skipped, then all late":          {{0, 0, false}, {65, 10, false}, {1, 20, false}, {64, 30, false}, {66, 111, true}},
+		"later than the wait":                {{10, 0, false}, {12, 10, false}, {11, 111, true}, {13, 115, false}},
 		"too many gaps":                      {{0, 0, false}, {2, 1, false}, {4, 2, false}, {6, 3, false}, {8, 4, false}, {10, 5, false}, {12, 6, false}, {14, 7, false}, {16, 8, false}, {18, 9, false}, {20, 10, false}, {22, 11, false}, {24, 12, false}, {26, 13, false}, {28, 14, false}, {30, 15, false}, {32, 16, false}, {34, 17, true}},
 	}
 	for name, steps := range cases {

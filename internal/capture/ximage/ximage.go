@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/damage"
@@ -50,7 +51,9 @@ type Grabber struct {
 	// applied by Refresh; written by the event reader.
 	mu                 sync.Mutex
 	pendingW, pendingH int
-	events             chan struct{} // closed when the reader ends
+	// grabSeq is the sequence number of the last grab request: a damage
+	// report made before the server handled it is in that frame already.
+	grabSeq atomic.Uint32
 }
 
 // Segment is shared memory the server writes a frame into.
@@ -117,14 +120,18 @@ func Open(display string) (g *Grabber, err error) {
 	g.damaged = make(chan struct{}, 1)
 	if xext.Init(conn, xext.Damage) == nil {
 		if _, err := damage.QueryVersion(conn, 1, 1).Reply(); err == nil {
-			if id, err := damage.NewDamageId(conn); err == nil &&
-				damage.CreateChecked(conn, id, xproto.Drawable(g.root), damage.ReportLevelNonEmpty).Check() == nil {
-				g.damage, g.hasDamage = id, true
+			if id, err := damage.NewDamageId(conn); err == nil {
+				// The server reports the whole window at once: that report
+				// comes before the first grab, which covers it.
+				create := damage.CreateChecked(conn, id, xproto.Drawable(g.root), damage.ReportLevelNonEmpty)
+				if create.Check() == nil {
+					g.damage, g.hasDamage = id, true
+					g.grabSeq.Store(uint32(create.Sequence + 1))
+				}
 			}
 		}
 	}
-	g.events = make(chan struct{})
-	go g.readEvents()
+	go g.readEvents(conn)
 	if xext.Init(conn, xext.XFixes) == nil {
 		if _, err := xfixes.QueryVersion(conn, 4, 0).Reply(); err == nil {
 			g.cursor = true
@@ -239,8 +246,10 @@ func (g *Grabber) Grab() (frame []byte, err error) {
 		}
 	}()
 	g.rearm()
-	r, err := xproto.GetImage(g.conn, xproto.ImageFormatZPixmap, xproto.Drawable(g.root), 0, 0,
-		uint16(g.width), uint16(g.height), ^uint32(0)).Reply()
+	cookie := xproto.GetImage(g.conn, xproto.ImageFormatZPixmap, xproto.Drawable(g.root), 0, 0,
+		uint16(g.width), uint16(g.height), ^uint32(0))
+	g.grabSeq.Store(uint32(cookie.Sequence))
+	r, err := cookie.Reply()
 	if err != nil {
 		return nil, fmt.Errorf("ximage: grab: %w", err)
 	}
@@ -265,8 +274,10 @@ func (g *Grabber) GrabInto(s *Segment) (err error) {
 		}
 	}()
 	g.rearm()
-	if _, err := shm.GetImage(g.conn, xproto.Drawable(g.root), 0, 0, uint16(s.Width), uint16(s.Height), ^uint32(0),
-		xproto.ImageFormatZPixmap, s.seg, 0).Reply(); err != nil {
+	cookie := shm.GetImage(g.conn, xproto.Drawable(g.root), 0, 0, uint16(s.Width), uint16(s.Height), ^uint32(0),
+		xproto.ImageFormatZPixmap, s.seg, 0)
+	g.grabSeq.Store(uint32(cookie.Sequence))
+	if _, err := cookie.Reply(); err != nil {
 		return fmt.Errorf("ximage: grab: %w", err)
 	}
 	return nil
@@ -291,11 +302,11 @@ func (g *Grabber) Damaged() <-chan struct{} {
 }
 
 // readEvents takes the connection's events as they come: size changes
-// and damage.
-func (g *Grabber) readEvents() {
-	defer close(g.events)
+// and damage. It ends when conn closes (Close does not wait for it: the
+// close may wait on a server that is gone or grabbed).
+func (g *Grabber) readEvents(conn *xgb.Conn) {
 	for {
-		ev, err := g.conn.WaitForEvent()
+		ev, err := conn.WaitForEvent()
 		if ev == nil && err == nil {
 			return // connection closed
 		}
@@ -307,6 +318,12 @@ func (g *Grabber) readEvents() {
 				g.mu.Unlock()
 			}
 		case damage.NotifyEvent:
+			// An event carries the sequence number of the last request
+			// the server had handled: one from before the last grab
+			// request is a change that grab saw.
+			if int16(e.Sequence-uint16(g.grabSeq.Load())) < 0 {
+				continue
+			}
 			select {
 			case g.damaged <- struct{}{}:
 			default:
@@ -316,8 +333,8 @@ func (g *Grabber) readEvents() {
 }
 
 // rearm asks for the next damage report: changes from now on are
-// reported once more (those the coming grab sees included, a harmless
-// extra report).
+// reported once more (those the coming grab sees are filtered out by
+// readEvents).
 func (g *Grabber) rearm() {
 	if g.hasDamage {
 		damage.Subtract(g.conn, g.damage, 0, 0)
@@ -369,9 +386,6 @@ func (g *Grabber) Close() {
 	}
 	g.FreeSegment(g.own)
 	g.conn.Close()
-	if g.events != nil {
-		<-g.events
-	}
 	g.conn = nil
 }
 
