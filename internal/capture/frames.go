@@ -228,8 +228,8 @@ func (fr *Frames) run() {
 		return byDamage
 	}
 	// lastDamage is when the screen last reported a change; lastGrab
-	// when it was last grabbed.
-	var lastDamage, lastGrab time.Time
+	// when it was last grabbed, lastEarly last grabbed off the ticks.
+	var lastDamage, lastGrab, lastEarly time.Time
 	failing := false
 	var refusedSince time.Time // X errors in a row since
 	for {
@@ -258,19 +258,27 @@ func (fr *Frames) run() {
 				}
 				quiet := lastDamage.IsZero() || time.Since(lastDamage) > quietFor*tick
 				lastDamage = time.Now()
-				if !quiet || time.Since(lastGrab) < tick/2 {
-					// An animation follows the ticks; so does a change
-					// right after a grab (the tick is near).
-					continue
+				if !quiet {
+					continue // an animation: it follows the ticks
 				}
 				// The first change after a still spell (an answer to
-				// input, usually) is grabbed now rather than at the
-				// next tick, and the ticks start over from it. The
-				// server reports the first request that changed the
-				// screen: the rest of that repaint gets a moment.
-				wait(min(tick/8, earlySettle), nil)
+				// input, usually) is grabbed before the next tick, and
+				// the ticks start over from it: as soon as the rest of
+				// the repaint had a moment (the server reports its first
+				// drawing request). When early grabs come one after the
+				// other (a slow animation), one comes no sooner than
+				// half a tick after the last grab, which bounds the
+				// extra grabs.
+				d := min(tick/8, earlySettle)
+				if time.Since(lastEarly) < earlyRun*tick {
+					d = max(d, time.Until(lastGrab.Add(tick/2)))
+				}
+				if time.Now().Add(d).After(tickAt) {
+					continue // the tick comes first
+				}
+				wait(d, nil)
 				now = time.Now()
-				tickAt, early = now, true
+				tickAt, early, lastEarly = now, true, now
 			}
 		}
 		isTick := !now.Before(tickAt)
@@ -328,9 +336,11 @@ func (fr *Frames) run() {
 // quietFor is how many ticks without a change make a still spell: the
 // first change after one is grabbed at once (see run), earlySettle at
 // most after the server reported it.
+// Early grabs less than earlyRun ticks apart are spaced by half a tick.
 const (
 	quietFor    = 2
 	earlySettle = 4 * time.Millisecond
+	earlyRun    = 4
 )
 
 // grab captures a frame into a free segment of the pool (s), or, without

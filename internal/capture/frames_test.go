@@ -250,24 +250,15 @@ func TestFramesFirstFrameAtOnce(t *testing.T) {
 
 // TestFramesDamage: the first change after a still spell is grabbed at
 // once, not at the next tick; a change that follows another closely (an
-// animation), or comes right after a grab, waits for the tick.
+// animation) waits for the tick.
 func TestFramesDamage(t *testing.T) {
-	stays := func(sink *recordSink, n int, what string) {
-		t.Helper()
-		time.Sleep(300 * time.Millisecond)
-		if got := sink.count(); got != n {
-			t.Fatalf("%d frames, want %d: %s", got, n, what)
-		}
-	}
-
 	fr, screen := newFakeFrames(2, 2)
 	sink := &recordSink{}
 	defer fr.Attach(sink, Feed{Width: 2, Height: 2, FPS: 0.25})() // a tick every 4 s
 	waitUntil(t, "first frame", func() bool { return sink.count() == 1 })
 	first := time.Now()
-	time.Sleep(time.Until(first.Add(2200 * time.Millisecond))) // past half a tick
 	screen.damaged <- struct{}{}
-	deadline := first.Add(3500 * time.Millisecond) // the tick is at 4 s
+	deadline := first.Add(2 * time.Second) // the tick is at 4 s
 	for sink.count() < 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("a change after a still spell waited for the tick")
@@ -275,19 +266,16 @@ func TestFramesDamage(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	screen.damaged <- struct{}{}
-	stays(sink, 2, "a change right after another was grabbed off the ticks")
-
-	fr2, screen2 := newFakeFrames(2, 2)
-	sink2 := &recordSink{}
-	defer fr2.Attach(sink2, Feed{Width: 2, Height: 2, FPS: 0.25})()
-	waitUntil(t, "first frame", func() bool { return sink2.count() == 1 })
-	screen2.damaged <- struct{}{}
-	stays(sink2, 1, "a change right after a grab was grabbed off the ticks")
+	time.Sleep(300 * time.Millisecond)
+	if n := sink.count(); n != 2 {
+		t.Fatalf("%d frames: a change right after another was grabbed off the ticks", n)
+	}
 }
 
-// TestFramesDamageRate: a change every 2.5 ticks (a 12 fps animation on
-// a 30 fps capture, say) does not add grabs to the ticks' (early grabs
-// for each would make 1.2 times as many frames).
+// TestFramesDamageRate: changes every 2.2 ticks (a 14 fps animation on a
+// 30 fps capture, say) add at most a fifth to the ticks' grabs: early
+// grabs that follow each other come half a tick after the last grab at
+// the earliest (without that, 1.4 times as many).
 func TestFramesDamageRate(t *testing.T) {
 	fr, screen := newFakeFrames(2, 2)
 	sink := &recordSink{}
@@ -300,10 +288,10 @@ func TestFramesDamageRate(t *testing.T) {
 		case screen.damaged <- struct{}{}:
 		default:
 		}
-		time.Sleep(2500 * time.Second / fps / 1000)
+		time.Sleep(2200 * time.Second / fps / 1000)
 	}
 	// Loaded machines only lose ticks.
-	if n, max := sink.count()-1, int(time.Since(start).Seconds()*fps*1.15)+1; n > max {
+	if n, max := sink.count()-1, int(time.Since(start).Seconds()*fps*1.25)+1; n > max {
 		t.Fatalf("%d frames in %v at %d fps", n, time.Since(start), fps)
 	}
 }
