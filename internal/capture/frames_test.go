@@ -462,7 +462,7 @@ func TestXCapturesTogether(t *testing.T) {
 	defer cast.Close()
 	seen := func() (int, int) { mu.Lock(); defer mu.Unlock(); return count["hq"], count["lq"] }
 	for i := 0; i < 15; i++ {
-		paintRoot(t, display, uint32(i*0x101010))
+		xserver.PaintRoot(t, display, uint32(i*0x101010))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := cast.Image(ctx); err != nil {
 			t.Fatalf("round %d: screencast: %v", i, err)

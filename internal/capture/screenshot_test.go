@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/jpeg"
-	"io"
-	"log"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/jezek/xgb"
@@ -16,29 +13,7 @@ import (
 	"github.com/neko-webrtc/neko/test/xserver"
 )
 
-func TestMain(m *testing.M) {
-	// xgb logs a missing ~/.Xauthority on every connection.
-	xgb.Logger = log.New(io.Discard, "", 0)
-	os.Exit(m.Run())
-}
-
-// paintRoot fills the root window of display with an xRGB colour, as
-// another client would draw.
-func paintRoot(tb testing.TB, display string, rgb uint32) {
-	tb.Helper()
-	c, err := xgb.NewConnDisplay(display)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer c.Close()
-	root := xproto.Setup(c).DefaultScreen(c).Root
-	if err := xproto.ChangeWindowAttributesChecked(c, root, xproto.CwBackPixel, []uint32{rgb}).Check(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := xproto.ClearAreaChecked(c, false, root, 0, 0, 0, 0).Check(); err != nil {
-		tb.Fatal(err)
-	}
-}
+func TestMain(m *testing.M) { xserver.Main(m) }
 
 func noise(w, h int) []byte {
 	p := make([]byte, w*h*4)
@@ -76,7 +51,7 @@ func TestEncodeJPEG(t *testing.T) {
 // the JPEG.
 func TestScreenshot(t *testing.T) {
 	display := xserver.Xvfb(t, "640x360")
-	paintRoot(t, display, 0x2080e0)
+	xserver.PaintRoot(t, display, 0x2080e0)
 	img, err := Screenshot(context.Background(), display, 90)
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,6 @@ package desktop
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,12 +13,7 @@ import (
 	"github.com/neko-webrtc/neko/test/xserver"
 )
 
-func TestMain(m *testing.M) {
-	// xgb logs a missing ~/.Xauthority on every connection; the test
-	// servers run without authentication, so that is noise here.
-	xgb.Logger = log.New(io.Discard, "", 0)
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { xserver.Main(m) }
 
 // startXvfb runs a private Xvfb and returns its display name. A missing
 // Xvfb fails the test: these tests are the only proof the X code works.

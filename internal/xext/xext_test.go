@@ -2,9 +2,6 @@ package xext
 
 import (
 	"errors"
-	"io"
-	"log"
-	"os"
 	"sync"
 	"testing"
 
@@ -15,10 +12,7 @@ import (
 	"github.com/neko-webrtc/neko/test/xserver"
 )
 
-func TestMain(m *testing.M) {
-	xgb.Logger = log.New(io.Discard, "", 0)
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { xserver.Main(m) }
 
 // TestInitWhileOthersReceive: connections set up their extensions while
 // another connection receives a stream of events (its reader looks each

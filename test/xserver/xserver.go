@@ -3,6 +3,8 @@ package xserver
 
 import (
 	"bufio"
+	"io"
+	"log"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,7 +12,36 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
 )
+
+// Main runs a package's tests (call it from TestMain) with xgb's log
+// silenced: it reports a missing ~/.Xauthority on every connection, and
+// the test servers run without authentication.
+func Main(m *testing.M) {
+	xgb.Logger = log.New(io.Discard, "", 0)
+	os.Exit(m.Run())
+}
+
+// PaintRoot fills the root window of display with an xRGB colour, as
+// another client would draw.
+func PaintRoot(tb testing.TB, display string, rgb uint32) {
+	tb.Helper()
+	c, err := xgb.NewConnDisplay(display)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	root := xproto.Setup(c).DefaultScreen(c).Root
+	if err := xproto.ChangeWindowAttributesChecked(c, root, xproto.CwBackPixel, []uint32{rgb}).Check(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := xproto.ClearAreaChecked(c, false, root, 0, 0, 0, 0).Check(); err != nil {
+		tb.Fatal(err)
+	}
+}
 
 // Start runs an X server binary with args plus -displayfd, and returns
 // the display it serves. The server picks a free display number itself and

@@ -2,9 +2,6 @@ package ximage
 
 import (
 	"fmt"
-	"io"
-	"log"
-	"os"
 	"testing"
 	"time"
 
@@ -14,29 +11,7 @@ import (
 	"github.com/neko-webrtc/neko/test/xserver"
 )
 
-func TestMain(m *testing.M) {
-	// xgb logs a missing ~/.Xauthority on every connection.
-	xgb.Logger = log.New(io.Discard, "", 0)
-	os.Exit(m.Run())
-}
-
-// paint fills the root window of display with an xRGB colour, as another
-// client would draw.
-func paint(t *testing.T, display string, rgb uint32) {
-	t.Helper()
-	c, err := xgb.NewConnDisplay(display)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	root := xproto.Setup(c).DefaultScreen(c).Root
-	if err := xproto.ChangeWindowAttributesChecked(c, root, xproto.CwBackPixel, []uint32{rgb}).Check(); err != nil {
-		t.Fatal(err)
-	}
-	if err := xproto.ClearAreaChecked(c, false, root, 0, 0, 0, 0).Check(); err != nil {
-		t.Fatal(err)
-	}
-}
+func TestMain(m *testing.M) { xserver.Main(m) }
 
 func pixel(frame []byte, width, x, y int) (r, g, b byte) {
 	i := (y*width + x) * 4
@@ -54,7 +29,7 @@ func grabColour(t *testing.T, display string) {
 		t.Fatalf("size %dx%d", w, h)
 	}
 	for _, colour := range []uint32{0xff8040, 0x10e020} {
-		paint(t, display, colour)
+		xserver.PaintRoot(t, display, colour)
 		frame, err := g.Grab()
 		if err != nil {
 			t.Fatal(err)
@@ -232,11 +207,11 @@ func TestDamaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		drain()
-		paint(t, display, colour)
+		xserver.PaintRoot(t, display, colour)
 		expect(fmt.Sprintf("paint %d", i))
 	}
 	// Without a grab in between, the next change is not reported.
-	paint(t, display, 0x778899)
+	xserver.PaintRoot(t, display, 0x778899)
 	select {
 	case <-g.Damaged():
 		t.Fatal("reported twice without a grab asking for it")
