@@ -12,8 +12,7 @@ package gst
 //   return b;
 // }
 //
-// // The frame's memory is shared, not copied: each pipeline gets its own
-// // buffer (its own timestamps) over the same pixels.
+// // The hold is cleared when the last buffer sharing the memory is gone.
 // static void neko_hold_release(gpointer hold) { g_atomic_int_set((gint *)hold, 0); }
 //
 // static GstBuffer *neko_frame_wrap(gpointer data, gsize size, gint *hold) {
@@ -21,6 +20,8 @@ package gst
 //   return gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, data, size, 0, size, hold, neko_hold_release);
 // }
 //
+// // The frame's memory is shared, not copied: each pipeline gets its own
+// // buffer (its own timestamps) over the same pixels.
 // static GstFlowReturn neko_frame_push(void *appsrc, GstBuffer *b, GstClockTime duration) {
 //   GstBuffer *c = gst_buffer_copy(b);
 //   GST_BUFFER_DURATION(c) = duration;
