@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,22 +63,30 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 	}
 	defer closeViewers(many)
 	self0, _ := readStat(os.Getpid())
+	srv0, _ := sampleTree(srv.Pid())
+	cpu0, _ := readMachineCPU()
 	t0 := time.Now()
 	keys, err := startViewers(ctx, many)
 	if err != nil {
 		return nil, err
 	}
 	self1, _ := readStat(os.Getpid())
+	srv1, _ := sampleTree(srv.Pid())
+	cpu1, _ := readMachineCPU()
 	joinSelf := float64(self1.ticks-self0.ticks) / clockTicks() / time.Since(t0).Seconds() * 100
-	var decoded, complete, provided, connected []time.Duration
+	joinSrv := cpuUsage(srv0, srv1)["server"]
+	var decoded, complete, provided, answered, iced, connected, afterDTLS []time.Duration
 	for _, v := range many {
 		if !v.first.At.IsZero() {
 			decoded = append(decoded, v.first.At.Sub(v.md.RequestedAt))
 		}
 		provided = append(provided, v.md.ProvidedAt.Sub(v.md.RequestedAt))
+		answered = append(answered, v.md.AnsweredAt().Sub(v.md.RequestedAt))
+		iced = append(iced, v.md.ICEConnectedAt().Sub(v.md.RequestedAt))
 		connected = append(connected, v.md.ConnectedAt().Sub(v.md.RequestedAt))
 		if fv, ok := v.md.FirstVideo(); ok {
 			complete = append(complete, fv.Complete.Sub(v.md.RequestedAt))
+			afterDTLS = append(afterDTLS, fv.Complete.Sub(v.md.ConnectedAt()))
 		}
 	}
 	costN, err := measureCost(ctx, srv, window)
@@ -100,13 +110,55 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 	}
 	return []row{
 		ttffRow(fmt.Sprintf("%s to an idle server (%d of them decode)", who, min(n, decodingJoiners)), complete, decoded),
-		{"… of which signal/provide arrived / peer connected, p50 / p95", fmt.Sprintf("%s / %s; %s / %s (bench process: %.0f %% CPU during the joins)",
-			ms(summarize(provided).p50), ms(summarize(provided).p95), ms(summarize(connected).p50), ms(summarize(connected).p95), joinSelf), "", ""},
+		{"… of which signal/provide arrived; answer made; ICE connected; DTLS done, p50 / p95", fmt.Sprintf("%s; %s; %s; %s", p50p95(provided), p50p95(answered), p50p95(iced), p50p95(connected)), "", ""},
+		{"… and from DTLS done to the first decodable frame, p50 / p95", p50p95(afterDTLS), "", ""},
+		{"CPU during the joins: neko; bench process (the viewers); machine busy (of 2 cores)", fmt.Sprintf("%.0f %%; %.0f %%; %.0f %%", joinSrv, joinSelf, cpu1.busySince(cpu0)), "", ""},
 		keys.row(who),
 		{fmt.Sprintf("neko CPU, 1 → %d viewers (non-decoding; %s window)", n, window), fmt.Sprintf("%.0f %% → %.0f %% (×%.2f)%s", cost1.cpu, costN.cpu, cpuRatio, starvedNote), "", verdict("×1.3 at most", cpuRatio <= 1.3 && starved == 0)},
 		{fmt.Sprintf("neko RSS, 1 → %d viewers", n), fmt.Sprintf("%.0f → %.0f MiB", cost1.rssMiB, costN.rssMiB), "", verdict("≤ 150 MiB", costN.rssMiB <= 150)},
 		{fmt.Sprintf("Bench process (the %d viewers) CPU in that window", n), fmt.Sprintf("%.0f %% (1 viewer: %.0f %%)", costN.self, cost1.self), "", ""},
 	}, nil
+}
+
+// machineCPU is the first line of /proc/stat: every core's time, in
+// clock ticks.
+type machineCPU struct{ busy, total uint64 }
+
+func readMachineCPU() (machineCPU, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}, err
+	}
+	fields := strings.Fields(firstLine(string(data)))
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return machineCPU{}, errors.New("malformed /proc/stat")
+	}
+	var c machineCPU
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return machineCPU{}, fmt.Errorf("/proc/stat: %w", err)
+		}
+		c.total += v
+		if i != 3 && i != 4 { // idle, iowait
+			c.busy += v
+		}
+	}
+	return c, nil
+}
+
+// busySince is the share of the machine's CPU time spent busy since a,
+// in percent of all its cores.
+func (c machineCPU) busySince(a machineCPU) float64 {
+	if c.total <= a.total {
+		return 0
+	}
+	return float64(c.busy-a.busy) / float64(c.total-a.total) * 100
+}
+
+func p50p95(ds []time.Duration) string {
+	s := summarize(ds)
+	return ms(s.p50) + " / " + ms(s.p95)
 }
 
 // decodingJoiners of the concurrent joiners decode their first frame

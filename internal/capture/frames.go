@@ -120,6 +120,7 @@ type feed struct {
 	interval time.Duration
 	next     time.Time // when its next frame is due
 	first    bool      // attached, no frame yet: it gets one at once
+	kicked   bool      // its encoder was asked for a keyframe (Kick)
 	attached bool      // false once detached
 	// mismatchSince is when frames stopped matching the pipeline's size
 	// (zero: they match).
@@ -172,6 +173,26 @@ func (fr *Frames) Attach(sink feedSink, spec Feed) (detach func()) {
 		fr.mu.Unlock()
 		// The loop may be waiting for a slow feed's tick: it ends at
 		// once when this was the last.
+		fr.poke()
+	}
+}
+
+// Kick grabs a frame for sink's feed soon rather than at its next tick:
+// its encoder was just asked for a keyframe, which a viewer (joining, or
+// recovering from loss) waits for. The grab restarts the ticks, like an
+// early grab, so a kick adds at most one frame; it comes no sooner than
+// kickSpacing after the last grab, whose frame may still be on its way
+// to the encoder and become that keyframe.
+func (fr *Frames) Kick(sink feedSink) {
+	fr.mu.Lock()
+	found := false
+	for _, f := range fr.feeds {
+		if f.sink == sink {
+			f.kicked, found = true, true
+		}
+	}
+	fr.mu.Unlock()
+	if found {
 		fr.poke()
 	}
 }
@@ -239,7 +260,7 @@ func (fr *Frames) run() {
 			fr.mu.Unlock()
 			return
 		}
-		tick, first := fr.tickLocked()
+		tick, first, kicked := fr.tickLocked()
 		fr.mu.Unlock()
 
 		now := time.Now()
@@ -248,6 +269,15 @@ func (fr *Frames) run() {
 		}
 		early := false
 		if !first {
+			// A kick is served before the tick when that tick is
+			// more than a few milliseconds away.
+			if k := max(0, time.Until(lastGrab.Add(tick/kickSpacing))); kicked && now.Add(k+kickMin).Before(tickAt) {
+				if k > 0 {
+					wait(k, nil)
+				}
+				now = time.Now()
+				tickAt, early = now, true
+			}
 			if d := tickAt.Sub(now); d > 0 {
 				var damaged <-chan struct{}
 				if g != nil {
@@ -343,6 +373,13 @@ const (
 	earlyRun    = 4
 )
 
+// A kicked grab (Kick) comes at least a kickSpacing-th of a tick after
+// the last grab, and only when the tick is more than kickMin away.
+const (
+	kickSpacing = 4
+	kickMin     = 2 * time.Millisecond
+)
+
 // grab captures a frame into a free segment of the pool (s), or, without
 // shared memory or a free segment, into the grabber's own memory (s nil:
 // the pixels must be copied).
@@ -429,16 +466,17 @@ func (fr *Frames) reap(s *slot) {
 	s.hold.Free()
 }
 
-// tickLocked is the shortest feed interval, and whether a new feed waits
-// for its first frame.
-func (fr *Frames) tickLocked() (tick time.Duration, first bool) {
+// tickLocked is the shortest feed interval, whether a new feed waits
+// for its first frame, and whether a feed was kicked.
+func (fr *Frames) tickLocked() (tick time.Duration, first, kicked bool) {
 	tick = time.Hour
 	for _, f := range fr.feeds {
 		tick = min(tick, f.interval)
 		// One waiting for a frame of its size waits for the ticks.
 		first = first || (f.first && f.mismatchSince.IsZero())
+		kicked = kicked || (f.kicked && f.mismatchSince.IsZero())
 	}
-	return tick, first
+	return tick, first, kicked
 }
 
 // followAfter is how long a pipeline that does not follow the screen's
@@ -454,8 +492,9 @@ const followAfter = 2 * time.Second
 // s is the pool segment holding the pixels, if any: frames then wrap it
 // rather than copy it.
 //
-// early is a grab made off the ticks for a change after a still spell:
-// the fastest feeds take it and count their next frame from it.
+// early is a grab made off the ticks (for a change after a still spell,
+// or a kick): the fastest feeds and the kicked ones take it and count
+// their next frame from it.
 func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick, early bool, tick time.Duration) {
 	fr.mu.Lock()
 	now := time.Now()
@@ -464,14 +503,14 @@ func (fr *Frames) deliver(g grabber, pixels []byte, s *slot, w, h int, isTick, e
 	for _, f := range fr.feeds {
 		// On the tick nearest to it, so that feeds of different rates
 		// share grabs.
-		fastest := early && f.interval == tick
+		fastest := (early && f.interval == tick) || f.kicked
 		if !f.first && !fastest && !(isTick && !now.Before(f.next.Add(-tick/2))) {
 			continue
 		}
 		if !fr.sizeLocked(f, w, h, now) {
 			continue // its first frame is still to come
 		}
-		f.first = false
+		f.first, f.kicked = false, false
 		if f.next = f.next.Add(f.interval); fastest || f.next.Before(now.Add(-f.interval)) {
 			f.next = now.Add(f.interval)
 		}

@@ -272,6 +272,33 @@ func TestFramesDamage(t *testing.T) {
 	}
 }
 
+// TestFramesKick: a feed whose encoder was asked for a keyframe gets a
+// frame at once, not at its next tick, even when it is not the fastest;
+// a kick for a sink that is not attached grabs nothing.
+func TestFramesKick(t *testing.T) {
+	fr, screen := newFakeFrames(2, 2)
+	fast, slow := &recordSink{}, &recordSink{}
+	defer fr.Attach(fast, Feed{Width: 2, Height: 2, FPS: 0.25})() // a tick every 4 s
+	defer fr.Attach(slow, Feed{Width: 2, Height: 2, FPS: 0.1})()
+	waitUntil(t, "first frames", func() bool { return fast.count() == 1 && slow.count() == 1 })
+	fr.Kick(&recordSink{})
+	time.Sleep(300 * time.Millisecond)
+	screen.mu.Lock()
+	grabs := screen.grabs
+	screen.mu.Unlock()
+	if grabs != 1 {
+		t.Fatalf("%d grabs after kicking a sink that is not attached", grabs)
+	}
+	deadline := time.Now().Add(2 * time.Second) // the ticks are 4 s and 10 s away
+	fr.Kick(slow)
+	for slow.count() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("a kicked feed waited for its tick")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestFramesDamageRate: changes every 2.2 ticks (a 14 fps animation on a
 // 30 fps capture, say) add at most a fifth to the ticks' grabs: early
 // grabs that follow each other come half a tick after the last grab at

@@ -145,7 +145,11 @@ func (s *Stream) RequestKeyframe() {
 func (s *Stream) forceKeyframeLocked() {
 	asked := time.Now().UnixNano()
 	s.keyAsked.Store(asked)
-	s.pipeline.ForceKeyframe()
+	if s.pipeline.ForceKeyframe() && s.detach != nil {
+		// The keyframe is made from the next frame: grab it now
+		// rather than at the next tick.
+		s.frames.Kick(s.pipeline)
+	}
 	if s.keyRetry != nil {
 		s.keyRetry.Stop()
 	}

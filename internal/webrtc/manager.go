@@ -126,6 +126,8 @@ type Manager struct {
 	// callback) is that peer's.
 	pcMu    sync.Mutex
 	nextBWE cc.BandwidthEstimator
+
+	certs dtlsCerts
 }
 
 // New builds the manager and attaches a source to every stream.

@@ -69,14 +69,17 @@ type peer struct {
 }
 
 func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, error) {
-	cfg := webrtc.Configuration{}
+	cert, err := m.certs.get()
+	if err != nil {
+		return nil, err
+	}
+	cfg := webrtc.Configuration{Certificates: []webrtc.Certificate{cert}}
 	for _, srv := range m.opts.Config.ICEServersBackend {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
 	}
 	var (
 		pc  *webrtc.PeerConnection
 		bwe cc.BandwidthEstimator
-		err error
 	)
 	if m.opts.Config.Estimator.Enabled {
 		m.pcMu.Lock()

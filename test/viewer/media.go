@@ -101,6 +101,9 @@ type Media struct {
 	// Provide is the server's signal/provide.
 	Provide     types.SignalProvide
 	connectedAt atomic.Int64 // UnixNano of the first "connected" state
+	// UnixNano of the first answer sent and of the first ICE "connected"
+	// state: with connectedAt, they split a join into its phases.
+	answeredAt, iceConnectedAt atomic.Int64
 
 	decMu   sync.Mutex
 	decoder *gst.Pipeline
@@ -189,6 +192,11 @@ func (c *Client) StartMediaWith(ctx context.Context, opts MediaOptions) (*Media,
 		select {
 		case md.DataChannel <- dc:
 		default:
+		}
+	})
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateConnected {
+			md.iceConnectedAt.CompareAndSwap(0, time.Now().UnixNano())
 		}
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -292,6 +300,7 @@ func (md *Media) acceptOffer(ctx context.Context, sdp string) error {
 	if err := md.pc.SetLocalDescription(answer); err != nil {
 		return err
 	}
+	md.answeredAt.CompareAndSwap(0, time.Now().UnixNano())
 	return md.c.Send(ctx, types.EventSignalAnswer, types.SignalDescription{SDP: answer.SDP})
 }
 
@@ -575,6 +584,20 @@ func (md *Media) DataMessages() <-chan []byte { return md.data }
 
 // Connected is closed when the peer connects.
 func (md *Media) Connected() <-chan struct{} { return md.connected }
+
+// AnsweredAt is when the first answer was made (before it was sent);
+// ICEConnectedAt when ICE first connected (DTLS then starts). Zero until
+// then.
+func (md *Media) AnsweredAt() time.Time { return unixNano(md.answeredAt.Load()) }
+
+func (md *Media) ICEConnectedAt() time.Time { return unixNano(md.iceConnectedAt.Load()) }
+
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
 
 // ConnectedAt is when the peer first connected (ICE and DTLS done); zero
 // before.
