@@ -23,6 +23,11 @@ type Feed struct {
 	// screencast, the broadcast); otherwise frames of another size are
 	// skipped until the pipeline is rebuilt for it (Videos.Restart).
 	Follow bool
+	// Sparse lets a still screen go without frames for a while (see
+	// idleAfter): the pipeline puts out each frame as soon as it comes
+	// in. An encoder with lookahead, or a parser that waits for the next
+	// frame to end this one, would hold the last change back.
+	Sparse bool
 }
 
 // Appsrc is the head of a fed pipeline. It keeps at most two frames: an
@@ -251,6 +256,7 @@ func (fr *Frames) run() {
 	// lastDamage is when the screen last reported a change; lastGrab
 	// when it was last grabbed, lastEarly last grabbed off the ticks.
 	var lastDamage, lastGrab, lastEarly time.Time
+	var opened time.Time // when the grabber was opened
 	failing := false
 	var refusedSince time.Time // X errors in a row since
 	for {
@@ -260,7 +266,7 @@ func (fr *Frames) run() {
 			fr.mu.Unlock()
 			return
 		}
-		tick, first, kicked := fr.tickLocked()
+		tick, first, kicked, dense := fr.tickLocked()
 		fr.mu.Unlock()
 
 		now := time.Now()
@@ -317,6 +323,18 @@ func (fr *Frames) run() {
 				tickAt = now.Add(tick)
 			}
 		}
+		// A still screen is not grabbed again at every tick: nothing
+		// would be encoded but a repeat. The frames go on for idleAfter
+		// after the last change (the encoder sharpens a picture over a
+		// few frames), then one every idleKeepAlive. A change is grabbed
+		// as soon as it is reported (the early grab above). Without
+		// damage reports, or with a feed that is not Sparse, every tick
+		// is grabbed.
+		if isTick && !early && !first && !kicked && !dense && g != nil && g.Damaged() != nil &&
+			!lastDamage.After(lastGrab) && time.Since(stillSince(lastDamage, opened)) >= idleAfter &&
+			time.Since(lastGrab) < idleKeepAlive {
+			continue
+		}
 
 		if g == nil {
 			var err error
@@ -333,6 +351,7 @@ func (fr *Frames) run() {
 				fr.log.Info("screen capture back")
 				failing = false
 			}
+			opened = time.Now()
 		}
 		pixels, s, err := fr.grab(g, &pool)
 		if err != nil && ximage.IsProtocolError(err) && (refusedSince.IsZero() || time.Since(refusedSince) < fr.retry) {
@@ -372,6 +391,23 @@ const (
 	earlySettle = 4 * time.Millisecond
 	earlyRun    = 4
 )
+
+// A still screen is grabbed for idleAfter after its last change, then
+// every idleKeepAlive: often enough that no viewer takes the stream for
+// lost (browsers ask for a keyframe after a few seconds without a frame).
+const (
+	idleAfter     = time.Second
+	idleKeepAlive = 500 * time.Millisecond
+)
+
+// stillSince is when the screen last changed, as far as is known: its
+// last damage report, or when the grabber was opened.
+func stillSince(lastDamage, opened time.Time) time.Time {
+	if lastDamage.After(opened) {
+		return lastDamage
+	}
+	return opened
+}
 
 // A kicked grab (Kick) comes at least a kickSpacing-th of a tick after
 // the last grab, and only when the tick is more than kickMin away.
@@ -467,16 +503,19 @@ func (fr *Frames) reap(s *slot) {
 }
 
 // tickLocked is the shortest feed interval, whether a new feed waits
-// for its first frame, and whether a feed was kicked.
-func (fr *Frames) tickLocked() (tick time.Duration, first, kicked bool) {
+// for its first frame, whether a feed was kicked, and whether one wants
+// every tick (dense).
+func (fr *Frames) tickLocked() (tick time.Duration, first, kicked, dense bool) {
 	tick = time.Hour
 	for _, f := range fr.feeds {
 		tick = min(tick, f.interval)
 		// One waiting for a frame of its size waits for the ticks.
 		first = first || (f.first && f.mismatchSince.IsZero())
 		kicked = kicked || (f.kicked && f.mismatchSince.IsZero())
+		// The pointer's moves are not damage reports.
+		dense = dense || !f.spec.Sparse || f.spec.Pointer
 	}
-	return tick, first, kicked
+	return tick, first, kicked, dense
 }
 
 // followAfter is how long a pipeline that does not follow the screen's

@@ -299,6 +299,72 @@ func TestFramesKick(t *testing.T) {
 	}
 }
 
+// TestFramesIdle: a still screen is grabbed for idleAfter, then only
+// every idleKeepAlive; a change is grabbed at once and the frames go on
+// at the full rate. With a feed that is not sparse, the pointer drawn in,
+// or without damage reports, every tick is grabbed.
+func TestFramesIdle(t *testing.T) {
+	const fps = 50
+	// frames counts the frames sink gets over d.
+	frames := func(sink *recordSink, d time.Duration) int {
+		n := sink.count()
+		time.Sleep(d)
+		return sink.count() - n
+	}
+	t.Run("still", func(t *testing.T) {
+		fr, screen := newFakeFrames(2, 2)
+		sink := &recordSink{}
+		defer fr.Attach(sink, Feed{Width: 2, Height: 2, FPS: fps, Sparse: true})()
+		time.Sleep(idleAfter + 200*time.Millisecond)
+		// Two keep-alives a second, give or take one at either end.
+		if n := frames(sink, time.Second); n < 1 || n > 3 {
+			t.Fatalf("%d frames in a second of a still screen", n)
+		}
+		n := sink.count()
+		deadline := time.Now().Add(idleKeepAlive / 2)
+		screen.damaged <- struct{}{}
+		for sink.count() == n {
+			if time.Now().After(deadline) {
+				t.Fatal("a change on a still screen waited for the keep-alive")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		// A loaded machine loses ticks, not all of them.
+		if n := frames(sink, idleAfter/2); n < fps/8 {
+			t.Fatalf("%d frames in %v after a change", n, idleAfter/2)
+		}
+	})
+	t.Run("pointer", func(t *testing.T) {
+		fr, _ := newFakeFrames(2, 2)
+		sink := &recordSink{}
+		defer fr.Attach(sink, Feed{Width: 2, Height: 2, FPS: fps, Sparse: true, Pointer: true})()
+		time.Sleep(idleAfter + 200*time.Millisecond)
+		if n := frames(sink, time.Second); n < fps/4 {
+			t.Fatalf("%d frames in a second with the pointer drawn in", n)
+		}
+	})
+	t.Run("dense feed", func(t *testing.T) {
+		fr, _ := newFakeFrames(2, 2)
+		sparse, dense := &recordSink{}, &recordSink{}
+		defer fr.Attach(sparse, Feed{Width: 2, Height: 2, FPS: fps, Sparse: true})()
+		defer fr.Attach(dense, Feed{Width: 2, Height: 2, FPS: fps})()
+		time.Sleep(idleAfter + 200*time.Millisecond)
+		if n := frames(dense, time.Second); n < fps/4 {
+			t.Fatalf("%d frames in a second for a feed that is not sparse", n)
+		}
+	})
+	t.Run("no damage reports", func(t *testing.T) {
+		fr, screen := newFakeFrames(2, 2)
+		screen.damaged = nil
+		sink := &recordSink{}
+		defer fr.Attach(sink, Feed{Width: 2, Height: 2, FPS: fps, Sparse: true})()
+		time.Sleep(idleAfter + 200*time.Millisecond)
+		if n := frames(sink, time.Second); n < fps/4 {
+			t.Fatalf("%d frames in a second without damage reports", n)
+		}
+	})
+}
+
 // TestFramesDamageRate: changes every 2.2 ticks (a 14 fps animation on a
 // 30 fps capture, say) add at most a fifth to the ticks' grabs: early
 // grabs that follow each other come half a tick after the last grab at

@@ -60,6 +60,10 @@ func VideoPipeline(p VideoParams) (string, Feed, error) {
 	default:
 		return "", Feed{}, fmt.Errorf("%w: video codec %q", ErrUnsupportedCodec, p.Codec)
 	}
+	// These encoders put out each frame as it comes in (no lookahead,
+	// no parser waiting for the next frame): a still screen may skip
+	// frames. av1parse and h265parse end a unit at the next one.
+	feed.Sparse = p.Codec == "vp8" || p.Codec == "vp9" || p.Codec == "h264"
 	return src + " ! " + enc + " ! appsink name=appsink sync=false", feed, nil
 }
 
