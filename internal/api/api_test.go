@@ -264,6 +264,34 @@ func TestSettingsAndProfile(t *testing.T) {
 	}
 }
 
+// TestProfilePlugins: a user's profile update cannot reach its plugin
+// permissions, not even through a refused request (decoding used to
+// write into the live session's map).
+func TestProfilePlugins(t *testing.T) {
+	e := newEnv(t, false)
+	user, id := e.login("joe", "neko")
+	s, ok := e.sessions.Get(id)
+	if !ok {
+		t.Fatal("no session")
+	}
+	p := s.Profile()
+	p.Plugins = map[string]any{"chat.can_send": false}
+	if err := e.sessions.UpdateProfile(id, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{`{"name":"Joe","plugins":{"chat.can_send":true}}`, `{"is_admin":true,"plugins":{"chat.can_send":true}}`} {
+		e.do("POST", "/api/profile", user, body)
+		if got := s.Profile().Plugins["chat.can_send"]; got != false {
+			t.Fatalf("after %s: chat.can_send = %v", body, got)
+		}
+	}
+	code, body := e.do("POST", "/api/profile", user, `{"is_admin":true}`)
+	var msg types.ErrorMessage
+	if code != 403 || json.Unmarshal(body, &msg) != nil || msg.Code != 403 || msg.Message == "" {
+		t.Fatalf("refused update: %d %s (want the running server's {code, message})", code, body)
+	}
+}
+
 func TestBatch(t *testing.T) {
 	e := newEnv(t, false)
 	token, _ := e.login("root", "admin")

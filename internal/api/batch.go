@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+
+	"github.com/neko-webrtc/neko/pkg/types"
 )
 
 // maxBatch bounds the work one batch request can cause.
@@ -47,10 +49,10 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case method != http.MethodGet && method != http.MethodPost && method != http.MethodDelete:
 			resp.Status = http.StatusBadRequest
-			resp.Body = errorBody("method must be GET, POST or DELETE")
+			resp.Body = errorBody(resp.Status, "method must be GET, POST or DELETE")
 		case !strings.HasPrefix(br.Path, "/api/") || strings.HasPrefix(br.Path, "/api/batch") || strings.HasPrefix(br.Path, "/api/ws"):
 			resp.Status = http.StatusBadRequest
-			resp.Body = errorBody("path must be an /api/ endpoint other than batch and ws")
+			resp.Body = errorBody(resp.Status, "path must be an /api/ endpoint other than batch and ws")
 		default:
 			resp.Status, resp.Body = a.runOne(r, method, br)
 		}
@@ -68,7 +70,7 @@ func (a *API) runOne(parent *http.Request, method string, br batchRequest) (int,
 	}
 	req, err := http.NewRequestWithContext(parent.Context(), method, br.Path, bytes.NewReader(body))
 	if err != nil {
-		return http.StatusBadRequest, errorBody("invalid path")
+		return http.StatusBadRequest, errorBody(http.StatusBadRequest, "invalid path")
 	}
 	for _, h := range []string{"Authorization", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto"} {
 		if v := parent.Header.Values(h); len(v) > 0 {
@@ -88,12 +90,12 @@ func (a *API) runOne(parent *http.Request, method string, br batchRequest) (int,
 	}
 	if !json.Valid(raw) {
 		// Binary answers (images) do not fit in JSON; say so.
-		return rec.Code, errorBody("response is not JSON: call the endpoint directly")
+		return rec.Code, errorBody(rec.Code, "response is not JSON: call the endpoint directly")
 	}
 	return rec.Code, raw
 }
 
-func errorBody(msg string) json.RawMessage {
-	b, _ := json.Marshal(map[string]string{"message": msg})
+func errorBody(code int, msg string) json.RawMessage {
+	b, _ := json.Marshal(types.ErrorMessage{Code: code, Message: msg})
 	return b
 }

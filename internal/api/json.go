@@ -55,11 +55,12 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WriteError writes err as the {"message": ...} body clients expect.
+// WriteError writes err as the running reference does: {"code": status,
+// "message": ...} (clients read the message).
 func WriteError(w http.ResponseWriter, err error) {
 	var he *HTTPError
 	if !errors.As(err, &he) {
 		he = &HTTPError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
 	}
-	WriteJSON(w, he.Code, types.ErrorMessage{Message: he.Msg})
+	WriteJSON(w, he.Code, types.ErrorMessage{Code: he.Code, Message: he.Msg})
 }

@@ -73,7 +73,7 @@ func (a *API) profile(w http.ResponseWriter, r *http.Request) error {
 		return httpError(http.StatusBadRequest, "the API token has no profile")
 	}
 	cur := s.Profile()
-	next := cur
+	next := cloneProfile(cur) // decoding must not reach cur's plugins
 	if err := decode(r, &next); err != nil {
 		return err
 	}

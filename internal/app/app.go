@@ -197,7 +197,7 @@ func (a *App) start(ctx context.Context) error {
 		for _, s := range a.sessions.List() {
 			if !s.Profile().IsAdmin && s.State().IsWatching {
 				a.webrtc.Close(s)
-				s.Send(types.EventSignalClose, nil)
+				s.Send(types.EventSignalClose, types.NullPayload)
 			}
 		}
 	})

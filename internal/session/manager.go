@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -71,7 +72,8 @@ func New(opts Options) *Manager {
 	if opts.APIToken != "" {
 		m.apiSess = &Session{
 			id: "API", token: opts.APIToken, manager: m, apiOnly: true,
-			profile: types.MemberProfile{Name: "API", IsAdmin: true, CanLogin: true},
+			// As the running reference: it cannot connect (no WebSocket, no media).
+			profile: types.MemberProfile{Name: "API Session", IsAdmin: true, CanLogin: true, CanWatch: true, CanHost: true, CanAccessClipboard: true},
 		}
 	}
 	return m
@@ -207,7 +209,9 @@ func (m *Manager) List() []*Session {
 func (m *Manager) Settings() types.Settings {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.settings
+	st := m.settings
+	st.Plugins = maps.Clone(st.Plugins) // the caller may decode into it
+	return st
 }
 
 // Host returns the hosting session or nil.

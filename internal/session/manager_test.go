@@ -282,3 +282,22 @@ func TestInactiveCursors(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalEnvelope: events are framed as the running reference frames
+// them, an explicit null payload included (signal/close) and a missing
+// one left out (system/heartbeat).
+func TestMarshalEnvelope(t *testing.T) {
+	for _, tc := range []struct {
+		event   types.Event
+		payload any
+		want    string
+	}{
+		{types.EventSignalClose, types.NullPayload, `{"event":"signal/close","payload":null}`},
+		{types.EventSystemHeartbeat, nil, `{"event":"system/heartbeat"}`},
+	} {
+		got, err := Marshal(tc.event, tc.payload)
+		if err != nil || string(got) != tc.want {
+			t.Fatalf("%s: %s %v, want %s", tc.event, got, err, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"maps"
 	"sync"
 	"time"
 
@@ -37,10 +38,14 @@ func (s *Session) Token() string { return s.token }
 // it can never join media or the WebSocket.
 func (s *Session) APIOnly() bool { return s.apiOnly }
 
+// Profile is a copy of the session's profile: its plugins map too, so a
+// caller that decodes into it changes nothing shared.
 func (s *Session) Profile() types.MemberProfile {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.profile
+	p := s.profile
+	p.Plugins = maps.Clone(p.Plugins)
+	return p
 }
 
 func (s *Session) State() types.SessionState {

@@ -792,6 +792,6 @@ func (p *peer) close(notify bool) {
 	go func() { _ = p.pc.Close() }()
 	p.m.opts.Sessions.SetWatching(p.session, false)
 	if notify {
-		p.session.Send(types.EventSignalClose, nil)
+		p.session.Send(types.EventSignalClose, types.NullPayload)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -138,13 +137,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		hb := 10 * time.Second
-		if sess != nil {
-			if s := h.opts.Sessions.Settings().HeartbeatInterval; s > 0 {
-				hb = time.Duration(s) * time.Second
-			}
-		}
-		c.writeLoop(ctx, hb)
+		// system/heartbeat goes out with the pings, every ~10 s, as the
+		// running reference sends it; settings.heartbeat_interval is the
+		// clients' own cadence (client/heartbeat), up to an hour.
+		c.writeLoop(ctx, pingInterval)
 	}()
 	// The reference upgrades first and then explains the refusal in-band;
 	// clients rely on reading system/disconnect.

@@ -18,6 +18,11 @@ type OutMessage struct {
 	Payload any   `json:"payload,omitempty"`
 }
 
+// NullPayload is an explicit `"payload": null`, which the running
+// reference sends with signal/close (a nil payload leaves the field out,
+// as with system/heartbeat).
+var NullPayload = json.RawMessage("null")
+
 const (
 	EventSystemInit       Event = "system/init"
 	EventSystemAdmin      Event = "system/admin"

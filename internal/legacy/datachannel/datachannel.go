@@ -54,7 +54,10 @@ func Decode(b []byte) (payload.Message, error) {
 		return payload.Message{}, ErrShort
 	}
 	op := Op(b[0])
-	if int(binary.LittleEndian.Uint16(b[1:3])) != len(b) {
+	// v2 clients put the body's length there, the protocol the whole
+	// message's: both are taken (the byte order still tells the layouts
+	// apart, TestLayoutsDisjoint).
+	if length := int(binary.LittleEndian.Uint16(b[1:3])); length != len(b) && length != len(b)-headerLen {
 		return payload.Message{}, ErrLength
 	}
 	body := b[headerLen:]

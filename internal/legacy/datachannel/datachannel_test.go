@@ -23,6 +23,9 @@ func TestDecode(t *testing.T) {
 		{"key a down", Key(OpKeyDown, 'a'), payload.Message{Op: payload.OpKeyDown, Key: 'a'}, nil},
 		{"return up", Key(OpKeyUp, 0xff0d), payload.Message{Op: payload.OpKeyUp, Key: 0xff0d}, nil},
 		{"key 8 is a keysym", Key(OpKeyDown, 8), payload.Message{Op: payload.OpKeyDown, Key: 8}, nil},
+		// The v2 client writes the body's length.
+		{"move, body length", []byte{0x01, 0x04, 0x00, 0x41, 0x01, 0x7b, 0x00}, payload.Message{Op: payload.OpMove, X: 321, Y: 123}, nil},
+		{"key, body length", []byte{0x03, 0x08, 0x00, 'a', 0, 0, 0, 0, 0, 0, 0}, payload.Message{Op: payload.OpKeyDown, Key: 'a'}, nil},
 		{"empty", nil, payload.Message{}, ErrShort},
 		{"header only", []byte{0x01, 0x03}, payload.Message{}, ErrShort},
 		{"big-endian (v3) length", []byte{0x01, 0x00, 0x07, 0, 1, 0, 1}, payload.Message{}, ErrLength},
@@ -64,6 +67,11 @@ func TestLayoutsDisjoint(t *testing.T) {
 		{0x02, 0x00, 0x08, 0, 1, 0, 1, 1},
 		{0x03, 0x00, 0x07, 0, 0, 0, 0x61},
 		{0x07, 0x00, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0},
+		// As the reference's client frames them (the body's length).
+		{0x01, 0x00, 0x04, 0, 1, 0, 1},
+		{0x02, 0x00, 0x05, 0, 1, 0, 1, 1},
+		{0x03, 0x00, 0x04, 0, 0, 0, 0x61},
+		{0x07, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 0},
 	}
 	for _, b := range v3 {
 		if _, err := payload.Decode(b); err != nil {
@@ -73,7 +81,9 @@ func TestLayoutsDisjoint(t *testing.T) {
 			t.Fatalf("v3 message % x parses as v2", b)
 		}
 	}
-	for _, b := range [][]byte{Move(1, 2), Scroll(1, 1), Key(OpKeyDown, 'a'), Key(OpKeyUp, 1)} {
+	v2 := [][]byte{Move(1, 2), Scroll(1, 1), Key(OpKeyDown, 'a'), Key(OpKeyUp, 1),
+		{0x01, 0x04, 0x00, 0, 1, 0, 1}, {0x03, 0x08, 0x00, 'a', 0, 0, 0, 0, 0, 0, 0}}
+	for _, b := range v2 {
 		if _, err := payload.Decode(b); err == nil {
 			t.Fatalf("v2 message % x parses as v3", b)
 		}

@@ -78,8 +78,11 @@ func Decode(b []byte) (Message, error) {
 		return Message{}, ErrShort
 	}
 	op := Op(b[0])
+	// The protocol's length counts the whole message, but the clients in
+	// use (the reference's own) put the body's length there: both are
+	// taken, the body's size is then checked per op.
 	length := int(binary.BigEndian.Uint16(b[1:3]))
-	if length != len(b) {
+	if length != len(b) && length != len(b)-headerLen {
 		return Message{}, ErrLength
 	}
 	body := b[headerLen:]

@@ -27,6 +27,12 @@ func TestDecode(t *testing.T) {
 		{"buttonup", msg(OpButtonUp, 0, 0, 0, 3), Message{Op: OpButtonUp, Key: 3}, nil},
 		{"ping", msg(OpPing, 0, 0, 0, 1, 0, 0, 0, 2), Message{Op: OpPing, PingHigh: 1, PingLow: 2}, nil},
 		{"touch", msg(OpTouchBegin, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 9, 200), Message{Op: OpTouchBegin, TouchID: 7, X: -1, Y: 9, Pressure: 200}, nil},
+		// What the reference's client sends: the body's length.
+		{"move, body length", []byte{1, 0, 4, 0x01, 0x00, 0x00, 0x20}, Message{Op: OpMove, X: 256, Y: 32}, nil},
+		{"scroll, body length", []byte{2, 0, 5, 0, 0, 0xff, 0x88, 1}, Message{Op: OpScroll, DeltaY: -120, ControlKey: true}, nil},
+		{"keydown, body length", []byte{3, 0, 4, 0, 0, 0xff, 0x0d}, Message{Op: OpKeyDown, Key: 0xff0d}, nil},
+		{"ping, body length", []byte{7, 0, 8, 0, 0, 0, 1, 0, 0, 0, 2}, Message{Op: OpPing, PingHigh: 1, PingLow: 2}, nil},
+		{"touch, body length", []byte{8, 0, 13, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 9, 200}, Message{Op: OpTouchBegin, TouchID: 7, X: 1, Y: 9, Pressure: 200}, nil},
 		{"empty", nil, Message{}, ErrShort},
 		{"short header", []byte{1, 0}, Message{}, ErrShort},
 		{"length mismatch", []byte{1, 0, 9, 0, 0, 0, 0}, Message{}, ErrLength},
