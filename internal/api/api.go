@@ -128,11 +128,16 @@ func (a *API) admin(fn handlerFunc) http.Handler {
 	})
 }
 
-// canHost runs fn only for sessions whose profile may host.
+// canHost runs fn only for sessions whose profile may host; in private
+// mode, only for admins (422, as the running reference answers).
 func (a *API) canHost(fn handlerFunc) http.Handler {
 	return a.auth(func(w http.ResponseWriter, r *http.Request) error {
-		if !SessionFrom(r.Context()).Profile().CanHost {
+		p := SessionFrom(r.Context()).Profile()
+		if !p.CanHost {
 			return httpError(http.StatusForbidden, "session cannot host")
+		}
+		if !p.IsAdmin && a.opts.Sessions.Settings().PrivateMode {
+			return httpError(http.StatusUnprocessableEntity, session.ErrPrivateMode.Error())
 		}
 		return fn(w, r)
 	})

@@ -222,6 +222,32 @@ func TestControlRules(t *testing.T) {
 		t.Fatal("host after reset")
 	}
 
+	// Implicit hosting: a request takes control at once.
+	code, body = e.do("POST", "/api/room/control/request", alice, "")
+	expect(t, "request free control again", code, body, 204)
+	e.sessions.UpdateSettings(nil, func(s *types.Settings) { s.ImplicitHosting = true })
+	code, body = e.do("POST", "/api/room/control/request", bob, "")
+	expect(t, "request with implicit hosting", code, body, 204)
+	if h := e.sessions.Host(); h == nil || h.ID() != bobID {
+		t.Fatalf("host after a request with implicit hosting: %v", h)
+	}
+	e.sessions.UpdateSettings(nil, func(s *types.Settings) { s.ImplicitHosting = false })
+
+	// Private mode: only admins may drive (422, as the running reference).
+	code, body = e.do("POST", "/api/room/settings", admin, `{"private_mode": true}`)
+	expect(t, "private mode on", code, body, 204)
+	if e.sessions.Host() != nil {
+		t.Fatal("a user still hosts in private mode")
+	}
+	code, body = e.do("POST", "/api/room/control/request", alice, "")
+	expect(t, "request in private mode", code, body, 422)
+	code, body = e.do("POST", "/api/room/control/request", admin, "")
+	expect(t, "admin request in private mode", code, body, 204)
+	code, body = e.do("POST", "/api/room/control/reset", admin, "")
+	expect(t, "reset in private mode", code, body, 204)
+	code, body = e.do("POST", "/api/room/settings", admin, `{"private_mode": false}`)
+	expect(t, "private mode off", code, body, 204)
+
 	// Locked controls: users cannot take control.
 	code, body = e.do("POST", "/api/room/settings", admin, `{"locked_controls": true}`)
 	expect(t, "lock controls", code, body, 204)

@@ -27,8 +27,9 @@ func (a *API) controlStatus(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// controlRequest takes control when nobody has it. When someone does, the
-// running reference answers 202 and asks the host (control/request {id}).
+// controlRequest takes control when nobody has it (or at once with
+// implicit hosting). When someone does, the running reference answers 202
+// and asks the host (control/request {id}).
 func (a *API) controlRequest(w http.ResponseWriter, r *http.Request) error {
 	s := SessionFrom(r.Context())
 	if err := a.opts.Sessions.MayHost(s); err != nil {
@@ -36,7 +37,7 @@ func (a *API) controlRequest(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch host := a.opts.Sessions.Host(); {
 	case host == s:
-	case host != nil:
+	case host != nil && !a.opts.Sessions.Settings().ImplicitHosting:
 		host.Send(types.EventControlRequest, types.ControlRequest{ID: s.ID()})
 		WriteJSON(w, http.StatusAccepted, types.ErrorMessage{Message: "control request sent"})
 		return nil

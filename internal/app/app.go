@@ -189,7 +189,8 @@ func (a *App) start(ctx context.Context) error {
 	a.wireCursor()
 	a.sessions.OnDisconnected(a.webrtc.Close)
 	a.sessions.OnDeleted(a.webrtc.Close)
-	// Private mode: only admins may watch, including those already watching.
+	// Private mode: only admins may watch, including those already
+	// watching (the session manager ends a non-admin's control).
 	a.sessions.OnSettingsChanged(func(prev, next types.Settings) {
 		if !next.PrivateMode || prev.PrivateMode {
 			return

@@ -309,10 +309,12 @@ func loadWebRTC(v *viper.Viper) (WebRTC, error) {
 		}
 	}
 	var err error
-	if w.ICEServersFrontend, err = parseICEServers(v.GetString("webrtc.iceservers.frontend")); err != nil {
+	// A JSON string (flag, environment) or, in a config file, a YAML list
+	// as the reference's documentation writes it.
+	if w.ICEServersFrontend, err = parseICEServers(jsonOption(v, "webrtc.iceservers.frontend")); err != nil {
 		return w, fmt.Errorf("config: webrtc.iceservers.frontend: %w", err)
 	}
-	if w.ICEServersBackend, err = parseICEServers(v.GetString("webrtc.iceservers.backend")); err != nil {
+	if w.ICEServersBackend, err = parseICEServers(jsonOption(v, "webrtc.iceservers.backend")); err != nil {
 		return w, fmt.Errorf("config: webrtc.iceservers.backend: %w", err)
 	}
 	return w, nil

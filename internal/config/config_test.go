@@ -169,3 +169,39 @@ func FuzzICEServers(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigFileAsTheReferenceWritesIt: with no config option, neko.yaml
+// in the working directory is read (as /etc/neko/neko.yaml would be); ICE
+// servers may be a YAML list there, as the reference's documentation
+// writes them.
+func TestConfigFileAsTheReferenceWritesIt(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `
+webrtc:
+  iceservers:
+    frontend:
+      - urls: [ "stun:stun.example.org:3478" ]
+    backend:
+      - urls: "turn:turn.example.org:3478"
+        username: neko
+        credential: secret
+`
+	if err := os.WriteFile(filepath.Join(dir, "neko.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	c, err := load(t, []string{"-d"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Log.Level != "debug" {
+		t.Errorf("-d: log level %q", c.Log.Level)
+	}
+	fe, be := c.WebRTC.ICEServersFrontend, c.WebRTC.ICEServersBackend
+	if len(fe) != 1 || len(fe[0].URLs) != 1 || fe[0].URLs[0] != "stun:stun.example.org:3478" {
+		t.Errorf("frontend ICE servers %+v", fe)
+	}
+	if len(be) != 1 || be[0].URLs[0] != "turn:turn.example.org:3478" || be[0].Username != "neko" || be[0].Credential != "secret" {
+		t.Errorf("backend ICE servers %+v", be)
+	}
+}

@@ -14,12 +14,15 @@ import (
 // NEKO_* environment variables read automatically.
 func RegisterFlags(fs *pflag.FlagSet, v *viper.Viper) error {
 	all := append(append([]Option{}, Options...), LegacyOptions...)
+	// The reference's one-letter flags (pflag registers a shorthand only
+	// with the flag).
+	short := map[string]string{"debug": "d", "logs": "l"}
 	for _, o := range all {
 		switch d := o.Default.(type) {
 		case string:
 			fs.String(o.Name, d, o.Usage)
 		case bool:
-			fs.Bool(o.Name, d, o.Usage)
+			fs.BoolP(o.Name, short[o.Name], d, o.Usage)
 		case int:
 			fs.Int(o.Name, d, o.Usage)
 		case float64:
@@ -43,25 +46,46 @@ func RegisterFlags(fs *pflag.FlagSet, v *viper.Viper) error {
 	if err := v.BindPFlag("config", fs.Lookup("config")); err != nil {
 		return err
 	}
-	fs.Lookup("debug").Shorthand = "d"
 	v.SetEnvPrefix("NEKO")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	return nil
 }
 
-// ReadFile reads the YAML file named by the config option, if any.
+// ReadFile reads the configuration file named by the config option or,
+// without one, the first of DefaultFiles that exists (a missing default is
+// no error). YAML unless the name ends in .json.
 func ReadFile(v *viper.Viper) error {
 	path := v.GetString("config")
 	if path == "" {
-		return nil
+		for _, p := range DefaultFiles {
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			return nil
+		}
 	}
 	v.SetConfigFile(path)
-	v.SetConfigType("yaml")
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		v.SetConfigType("json")
+	} else {
+		v.SetConfigType("yaml")
+	}
 	if err := v.ReadInConfig(); err != nil {
 		return fmt.Errorf("config: read %s: %w", path, err)
 	}
 	return nil
+}
+
+// DefaultFiles are where the reference looks for its configuration when
+// none is named: /etc/neko (the usual mount in containers), then the
+// working directory.
+var DefaultFiles = []string{
+	"/etc/neko/neko.yaml", "/etc/neko/neko.yml", "/etc/neko/neko.json",
+	"neko.yaml", "neko.yml", "neko.json",
 }
 
 // strings reads a list option. Environment variables arrive as one string;
@@ -96,7 +120,7 @@ func Load(v *viper.Viper) (*Config, error) {
 	}
 
 	c.Log = Log{
-		Level:   v.GetString("log.level"),
+		Level:   strings.ToLower(strings.TrimSpace(v.GetString("log.level"))),
 		JSON:    v.GetBool("log.json"),
 		Dir:     v.GetString("log.dir"),
 		NoColor: v.GetBool("log.nocolor"),

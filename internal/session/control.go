@@ -8,6 +8,9 @@ var (
 	ErrNotHost        = errors.New("session is not the host")
 	// ErrControlProtected: control protection and no admin is present.
 	ErrControlProtected = errors.New("control is protected: no admin is connected")
+	// ErrPrivateMode: in private mode only admins see the screen, so only
+	// they may drive it.
+	ErrPrivateMode = errors.New("private mode is enabled")
 )
 
 // MayHost reports whether s may take control at all. With control
@@ -18,6 +21,9 @@ func (m *Manager) MayHost(s *Session) error {
 		return ErrCannotHost
 	}
 	settings := m.Settings()
+	if settings.PrivateMode && !p.IsAdmin {
+		return ErrPrivateMode
+	}
 	if settings.LockedControls && !p.IsAdmin {
 		return ErrControlsLocked
 	}
@@ -38,12 +44,15 @@ func (m *Manager) adminConnected() bool {
 
 // AuthorizeInput decides whether input from s may reach the desktop: the
 // host's always does; with implicit hosting, a session that may host
-// becomes host by driving.
+// becomes host by driving while nobody hosts (taking control from a host
+// is a control/request: input alone would make control flap between
+// everyone moving a mouse).
 func (m *Manager) AuthorizeInput(s *Session) error {
-	if m.Host() == s {
+	host := m.Host()
+	if host == s {
 		return nil
 	}
-	if !m.Settings().ImplicitHosting {
+	if host != nil || !m.Settings().ImplicitHosting {
 		return ErrNotHost
 	}
 	if err := m.MayHost(s); err != nil {

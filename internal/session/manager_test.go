@@ -144,6 +144,18 @@ func TestControlRules(t *testing.T) {
 	if err := m.AuthorizeInput(u); err != nil || m.Host() != u {
 		t.Fatalf("implicit hosting: %v, host %v", err, m.Host())
 	}
+	// Input does not take control from a host (control would flap).
+	if err := m.AuthorizeInput(a); !errors.Is(err, ErrNotHost) || m.Host() != u {
+		t.Fatalf("implicit hosting with a host: %v, host %v", err, m.Host())
+	}
+	m.UpdateSettings(a, func(s *types.Settings) { s.PrivateMode = true })
+	if err := m.MayHost(u); !errors.Is(err, ErrPrivateMode) {
+		t.Fatalf("private mode: %v", err)
+	}
+	if err := m.MayHost(a); err != nil {
+		t.Fatalf("admin in private mode: %v", err)
+	}
+	m.UpdateSettings(a, func(s *types.Settings) { s.PrivateMode = false })
 	m.UpdateSettings(a, func(s *types.Settings) { s.LockedControls = true })
 	if m.Host() != nil {
 		t.Fatal("locking controls must take control from a non-admin host")
@@ -269,6 +281,21 @@ func TestInactiveCursors(t *testing.T) {
 	}
 	if has(cb.names(), types.EventSessionCursors) {
 		t.Fatal("a session without can_see_inactive_cursors got cursors")
+	}
+	// Once the pointers rest, the list is cleared: clients replace theirs
+	// with each message.
+	deadline := time.Now().Add(cursorQuiet + 2*time.Second)
+	for {
+		cw.mu.Lock()
+		last := cw.events[len(cw.events)-1]
+		cw.mu.Unlock()
+		if last.Event == types.EventSessionCursors && string(last.Payload) == "[]" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no empty session/cursors after the pointers rested; last %s %s", last.Event, last.Payload)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	quiet := user
 	quiet.SendsInactiveCursor = false

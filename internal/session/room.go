@@ -48,8 +48,9 @@ func (m *Manager) UpdateSettings(actor *Session, fn func(*types.Settings)) types
 		id = actor.id
 	}
 	m.Broadcast(types.EventSystemSettings, types.SystemSettingsEvent{ID: id, Settings: settings}, nil)
-	// Locked controls take control away from a non-admin host.
-	if settings.LockedControls {
+	// Locked controls, and private mode (non-admins no longer see the
+	// screen), take control away from a non-admin host.
+	if settings.LockedControls || settings.PrivateMode {
 		if h := m.Host(); h != nil && !h.Profile().IsAdmin {
 			m.SetHost(nil)
 		}

@@ -12,15 +12,16 @@ func (h *Handler) controlHandlers() map[types.Event]handlerFunc {
 	}
 }
 
-// controlRequest takes control when nobody has it; otherwise the host is
-// asked (control/request with the requester's id), as the reference does.
+// controlRequest takes control when nobody has it, or at once with
+// implicit hosting; otherwise the host is asked (control/request with the
+// requester's id), as the reference does.
 func (h *Handler) controlRequest(s *session.Session) error {
 	if err := h.opts.Sessions.MayHost(s); err != nil {
 		return err
 	}
 	host := h.opts.Sessions.Host()
 	switch {
-	case host == nil:
+	case host == nil || (host != s && h.opts.Sessions.Settings().ImplicitHosting):
 		h.opts.Sessions.SetHost(s)
 	case host != s:
 		host.Send(types.EventControlRequest, types.ControlRequest{ID: s.ID()})

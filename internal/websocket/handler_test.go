@@ -321,3 +321,26 @@ func TestInitComesFirst(t *testing.T) {
 		ws.CloseNow()
 	}
 }
+
+// TestControlRequestImplicitHosting: with implicit hosting, control/request
+// takes control at once (as the reference does); without it, the host is
+// asked.
+func TestControlRequestImplicitHosting(t *testing.T) {
+	sessions := session.New(session.Options{})
+	h := New(context.Background(), Options{Sessions: sessions, Desktop: nopDesktop{}})
+	p := types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true}
+	a, _ := sessions.Create("a", p)
+	b, _ := sessions.Create("b", p)
+	for _, s := range []*session.Session{a, b} {
+		if err := h.controlRequest(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sessions.Host() != a {
+		t.Fatalf("host %v, want a (b's request goes to a)", sessions.Host())
+	}
+	sessions.UpdateSettings(nil, func(s *types.Settings) { s.ImplicitHosting = true })
+	if err := h.controlRequest(b); err != nil || sessions.Host() != b {
+		t.Fatalf("request with implicit hosting: %v, host %v", err, sessions.Host())
+	}
+}
