@@ -226,6 +226,7 @@ func (a *App) start(ctx context.Context) error {
 		ScreencastEnabled: cfg.Capture.Screencast,
 		OriginPatterns:    originPatterns(cfg.Server.CORS),
 		CookieName:        cfg.Session.Cookie.Name,
+		DisconnectGrace:   disconnectGrace,
 		Extra:             pluginEvents,
 		OnConnect:         append(pluginInit, dialogInit),
 		Metrics:           websocket.NewMetrics(reg),
@@ -342,6 +343,11 @@ func isLoopbackBind(bind string) bool {
 
 // originPatterns turns server.cors origins into the host patterns the
 // WebSocket library matches ("*" allows any origin).
+// disconnectGrace is how long a session whose socket dropped (no close)
+// stays connected, waiting for the client to come back: the reference's
+// 5 s.
+const disconnectGrace = 5 * time.Second
+
 func originPatterns(cors []string) []string {
 	var out []string
 	for _, o := range cors {

@@ -42,6 +42,8 @@ func (a *App) newMedia(display, pulseServer string) error {
 		// encoded only while a v2 client watches.
 		ShowPointer: false,
 		Legacy:      a.cfg.Legacy.Enabled,
+		MaxFPS:      a.cfg.Legacy.MaxFPS,
+		BitrateKbps: a.cfg.Legacy.VideoBitrate,
 		Logger:      a.log,
 	})
 	if err != nil {
@@ -75,7 +77,8 @@ func (a *App) newMedia(display, pulseServer string) error {
 		if cfg.AudioPipeline != "" {
 			return capture.CustomPipeline(cfg.AudioPipeline, display, cfg.AudioDevice)
 		}
-		return capture.AudioPipeline(capture.AudioParams{Server: pulseServer, Device: cfg.AudioDevice, Codec: cfg.AudioCodec})
+		return capture.AudioPipeline(capture.AudioParams{Server: pulseServer, Device: cfg.AudioDevice, Codec: cfg.AudioCodec,
+			BitrateKbps: a.cfg.Legacy.AudioBitrate})
 	}, a.log)
 	return nil
 }

@@ -192,6 +192,9 @@ type AudioParams struct {
 	Server string // PulseAudio server; empty = the default
 	Device string
 	Codec  string
+	// BitrateKbps sets Opus's bit rate (the v2 option audio_bitrate);
+	// 0: 128.
+	BitrateKbps int
 }
 
 // AudioPipeline returns the default audio pipeline for p.
@@ -211,7 +214,11 @@ func AudioPipeline(p AudioParams) (string, error) {
 		// 20 ms frames, as browsers send: 10 ms ones would double the
 		// packets (and the send calls, the main per-viewer cost) for
 		// 10 ms less delay on sound, which video does not need.
-		enc = "audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=128000 frame-size=20"
+		kbps := p.BitrateKbps
+		if kbps <= 0 {
+			kbps = 128
+		}
+		enc = fmt.Sprintf("audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=%d frame-size=20", min(max(kbps, 6), 510)*1000)
 	case "g722":
 		enc = "audio/x-raw,rate=16000,channels=1 ! avenc_g722"
 	case "pcmu":

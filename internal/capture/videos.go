@@ -25,7 +25,11 @@ type VideoOptions struct {
 	// Legacy adds a quality "legacy": the first quality with the cursor
 	// drawn in, for v2 clients, which do not draw it themselves.
 	Legacy bool
-	Logger *slog.Logger
+	// MaxFPS caps and BitrateKbps sets the default pipeline's frame rate
+	// and bit rate (the v2 options max_fps and video_bitrate); 0: the
+	// screen's rate and the default bit rate.
+	MaxFPS, BitrateKbps int
+	Logger              *slog.Logger
 }
 
 // Videos are the video qualities, in the order of capture.video.ids (the
@@ -98,7 +102,12 @@ func qualityBuild(o VideoOptions, id string, legacy bool) func() (pipelineSpec, 
 	pointer := legacy || o.ShowPointer
 	return func() (pipelineSpec, error) {
 		sc := o.Screen()
-		d, feed, err := VideoPipeline(VideoParams{Width: sc.Width, Height: sc.Height, Codec: cfg.VideoCodec, FPS: sc.Rate, ShowPointer: pointer})
+		fps := sc.Rate
+		if o.MaxFPS > 0 && (fps <= 0 || fps > o.MaxFPS) {
+			fps = o.MaxFPS
+		}
+		d, feed, err := VideoPipeline(VideoParams{Width: sc.Width, Height: sc.Height, Codec: cfg.VideoCodec, FPS: fps,
+			BitrateKbps: o.BitrateKbps, ShowPointer: pointer})
 		return pipelineSpec{desc: d, feed: &feed}, err
 	}
 }

@@ -42,3 +42,23 @@ func TestNewVideos(t *testing.T) {
 		t.Fatalf("missing encoder: %v", err)
 	}
 }
+
+// TestVideosV2Rate: the v2 options max_fps and video_bitrate shape the
+// default pipeline.
+func TestVideosV2Rate(t *testing.T) {
+	v, err := NewVideos(VideoOptions{Config: config.Capture{VideoCodec: "vp8", VideoIDs: []string{"main"}}, Display: ":99",
+		Screen: func() Screen { return Screen{Width: 640, Height: 360, Rate: 60} }, MaxFPS: 25, BitrateKbps: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := v.Streams()[0].build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.feed == nil || spec.feed.FPS != 25 || !strings.Contains(spec.desc, "target-bitrate=1500000") {
+		t.Fatalf("pipeline %q feed %+v", spec.desc, spec.feed)
+	}
+	if d, err := AudioPipeline(AudioParams{Codec: "opus", BitrateKbps: 64}); err != nil || !strings.Contains(d, "bitrate=64000") {
+		t.Fatalf("audio %q %v", d, err)
+	}
+}

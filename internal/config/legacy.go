@@ -89,8 +89,8 @@ func applyLegacy(v *viper.Viper) (Legacy, error) {
 		"heartbeat_interval":    {"session.heartbeat_interval"},
 		"file_transfer_enabled": {"filetransfer.enabled"}, "file_transfer_path": {"filetransfer.dir"},
 		"display":     {"desktop.display", "capture.video.display"},
-		"video_codec": {"capture.video.codec"}, "video": {"capture.video.pipeline"},
-		"device": {"capture.audio.device"}, "audio_codec": {"capture.audio.codec"}, "audio": {"capture.audio.pipeline"},
+		"video_codec": {"capture.video.codec"},
+		"device":      {"capture.audio.device"}, "audio_codec": {"capture.audio.codec"},
 		"broadcast_pipeline": {"capture.broadcast.pipeline"}, "broadcast_url": {"capture.broadcast.url"},
 		"broadcast_autostart": {"capture.broadcast.autostart"},
 		"screen":              {"desktop.screen"},
@@ -104,6 +104,15 @@ func applyLegacy(v *viper.Viper) (Legacy, error) {
 			for _, v3 := range v3s {
 				v.Set(v3, v.Get(v2))
 			}
+		}
+	}
+	// v2 pipelines name the display or device with %s and end before the
+	// sink, which the v2 server appended.
+	for v2, p := range map[string]struct{ v3, placeholder string }{
+		"video": {"capture.video.pipeline", "{display}"}, "audio": {"capture.audio.pipeline", "{device}"},
+	} {
+		if set(v2) {
+			v.Set(p.v3, v2Pipeline(v.GetString(v2), p.placeholder))
 		}
 	}
 	if set("password") || set("password_admin") {
@@ -155,7 +164,9 @@ func applyLegacy(v *viper.Viper) (Legacy, error) {
 		l.AudioBitrate = v.GetInt("audio_bitrate")
 	}
 	_ = set("hwenc")
-	if anySet {
+	// v2 options turn the v2 bridge on, unless legacy is set either way
+	// (the reference lets an explicit legacy=false win).
+	if anySet && !v.IsSet("legacy") {
 		l.Enabled = true
 	}
 	for _, n := range []struct {
@@ -167,4 +178,14 @@ func applyLegacy(v *viper.Viper) (Legacy, error) {
 		}
 	}
 	return l, nil
+}
+
+// v2Pipeline turns a v2 pipeline (display or device as %s, no sink) into
+// the v3 form ({display} or {device}, ending in appsink name=appsink).
+func v2Pipeline(desc, placeholder string) string {
+	desc = strings.TrimSpace(strings.ReplaceAll(desc, "%s", placeholder))
+	if desc == "" || strings.Contains(desc, "appsink") {
+		return desc
+	}
+	return strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(desc, "!")), "!") + " ! appsink name=appsink"
 }

@@ -59,11 +59,33 @@ func TestLegacyDefaultsAndOff(t *testing.T) {
 	if err != nil || c.Legacy.Enabled {
 		t.Errorf("NEKO_LEGACY=false: %v %v", c.Legacy.Enabled, err)
 	}
+	// As the reference: an explicit legacy setting wins over v2 options.
 	c, err = load(t, nil, map[string]string{"NEKO_LEGACY": "false", "NEKO_PASSWORD": "x"})
-	if err != nil || !c.Legacy.Enabled {
-		t.Errorf("a v2 option must turn legacy on: %v %v", c.Legacy.Enabled, err)
+	if err != nil || c.Legacy.Enabled {
+		t.Errorf("NEKO_LEGACY=false with a v2 option: %v %v", c.Legacy.Enabled, err)
 	}
 	if _, err := load(t, nil, map[string]string{"NEKO_LOCKS": "everything"}); err == nil {
 		t.Error("unknown lock accepted")
+	}
+}
+
+// TestLegacyPipelines: v2 pipelines name the display or device with %s
+// and leave the sink out; they become v3 custom pipelines.
+func TestLegacyPipelines(t *testing.T) {
+	c, err := load(t, nil, map[string]string{
+		"NEKO_VIDEO": "ximagesrc display-name=%s show-pointer=true use-damage=false ! video/x-raw,framerate=25/1 ! videoconvert ! queue ! vp8enc deadline=1",
+		"NEKO_AUDIO": "pulsesrc device=%s ! audioconvert ! opusenc ! ",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ximagesrc display-name={display} show-pointer=true use-damage=false ! video/x-raw,framerate=25/1 ! videoconvert ! queue ! vp8enc deadline=1 ! appsink name=appsink"; c.Capture.VideoPipeline != want {
+		t.Errorf("video pipeline %q", c.Capture.VideoPipeline)
+	}
+	if want := "pulsesrc device={device} ! audioconvert ! opusenc ! appsink name=appsink"; c.Capture.AudioPipeline != want {
+		t.Errorf("audio pipeline %q", c.Capture.AudioPipeline)
+	}
+	if v2Pipeline("a ! appsink name=appsink", "{display}") != "a ! appsink name=appsink" {
+		t.Error("a pipeline with its sink changed")
 	}
 }

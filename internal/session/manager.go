@@ -257,7 +257,7 @@ func ControlHost(host *Session) types.ControlHost {
 func (m *Manager) Connect(s *Session, conn Conn) error {
 	s.mu.Lock()
 	old := s.conn
-	if old != nil && !m.Settings().MercifulReconnect {
+	if old != nil && !m.Settings().MercifulReconnect && !gone(old) {
 		s.mu.Unlock()
 		return ErrAlreadyConnected
 	}
@@ -273,9 +273,19 @@ func (m *Manager) Connect(s *Session, conn Conn) error {
 		old.Close("connection replaced by a new one")
 	}
 	if !wasConnected {
-		m.broadcastState(s)
+		m.noteJoined(s)
 	}
+	// Also on a replaced connection: the new socket learns its state
+	// from it, as from the reference.
+	m.broadcastState(s)
 	return nil
+}
+
+// gone reports whether conn has ended already (a dropped socket whose
+// session waits for a reconnect, see websocket.Options.DisconnectGrace).
+func gone(conn Conn) bool {
+	g, ok := conn.(interface{ Gone() bool })
+	return ok && g.Gone()
 }
 
 // Disconnect detaches conn from s if it is still s's connection.

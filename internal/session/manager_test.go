@@ -236,9 +236,22 @@ func TestStats(t *testing.T) {
 	if st.TotalUsers != 1 || st.TotalAdmins != 1 || st.LastUserLeftAt != nil || st.ServerStartedAt.IsZero() {
 		t.Fatalf("stats %+v", st)
 	}
+	// last_user_left_at: set when the last user leaves, not while others
+	// stay; cleared when one connects again.
+	u2, _ := m.Create("u2", user)
+	cu2 := &fakeConn{}
+	_ = m.Connect(u2, cu2)
 	m.Disconnect(u, cu)
+	if st := m.Stats(); st.TotalUsers != 1 || st.LastUserLeftAt != nil {
+		t.Fatalf("stats after a user left, another staying %+v", st)
+	}
+	m.Disconnect(u2, cu2)
 	if st := m.Stats(); st.TotalUsers != 0 || st.LastUserLeftAt == nil || st.LastAdminLeftAt != nil {
-		t.Fatalf("stats after a user left %+v", st)
+		t.Fatalf("stats after the last user left %+v", st)
+	}
+	_ = m.Connect(u, &fakeConn{})
+	if st := m.Stats(); st.LastUserLeftAt != nil {
+		t.Fatalf("stats after a user came back %+v", st)
 	}
 }
 

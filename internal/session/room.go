@@ -93,13 +93,33 @@ func (m *Manager) Stats() types.Stats {
 	return st
 }
 
+// noteLeft records when the last connected user (or admin) left, as the
+// reference's stats report it: set when the last one leaves, cleared when
+// one connects (noteJoined). Orchestrators shut idle rooms down by it.
 func (m *Manager) noteLeft(s *Session) {
+	admin := s.Profile().IsAdmin
+	for _, o := range m.List() {
+		if o != s && o.IsConnected() && o.Profile().IsAdmin == admin {
+			return // others of its kind are still here
+		}
+	}
 	now := time.Now().UTC()
 	m.mu.Lock()
-	if s.Profile().IsAdmin {
+	if admin {
 		m.lastAdminLeft = &now
 	} else {
 		m.lastUserLeft = &now
+	}
+	m.mu.Unlock()
+}
+
+func (m *Manager) noteJoined(s *Session) {
+	admin := s.Profile().IsAdmin
+	m.mu.Lock()
+	if admin {
+		m.lastAdminLeft = nil
+	} else {
+		m.lastUserLeft = nil
 	}
 	m.mu.Unlock()
 }

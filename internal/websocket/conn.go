@@ -87,6 +87,17 @@ func (c *conn) enqueue(raw []byte) {
 	}
 }
 
+// Gone reports whether the connection has ended: a session may then be
+// taken over by a new one, merciful reconnect or not.
+func (c *conn) Gone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Close ends the connection; the writer sends system/disconnect with the
 // reason first when there is one.
 func (c *conn) Close(reason string) {

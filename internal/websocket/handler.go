@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -80,6 +81,11 @@ type Options struct {
 	OnConnect []func(s *session.Session)
 	// CookieName is the session cookie (session.cookie.name).
 	CookieName string
+	// DisconnectGrace is how long a session whose socket dropped without a
+	// close (a network hiccup) still counts as connected: a client that
+	// comes back within it keeps its control, as with the reference (5 s).
+	// 0: disconnected at once.
+	DisconnectGrace time.Duration
 	Metrics    *Metrics
 	Logger     *slog.Logger
 }
@@ -162,9 +168,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fn(sess)
 	}
 
-	h.readLoop(ctx, sess, c, log)
+	abrupt := h.readLoop(ctx, sess, c, log)
 	c.Close("")
 	<-writerDone
+	if abrupt && h.opts.DisconnectGrace > 0 && ctx.Err() == nil {
+		// Disconnect does nothing once a new socket replaced this one.
+		log.Info("websocket lost; the session waits for a reconnect", "grace", h.opts.DisconnectGrace)
+		time.AfterFunc(h.opts.DisconnectGrace, func() { h.opts.Sessions.Disconnect(sess, c) })
+		return
+	}
 	h.opts.Sessions.Disconnect(sess, c)
 	log.Info("websocket disconnected")
 }
@@ -183,21 +195,31 @@ func (h *Handler) authenticate(r *http.Request) (*session.Session, string) {
 	return s, ""
 }
 
-func (h *Handler) readLoop(ctx context.Context, s *session.Session, c *conn, log *slog.Logger) {
+// readLoop dispatches the client's messages until the socket ends; abrupt
+// is an end without a close from either side (the network went away).
+func (h *Handler) readLoop(ctx context.Context, s *session.Session, c *conn, log *slog.Logger) (abrupt bool) {
 	// Read returns once the writer closes the socket after c.Close.
 	limiter := rate.NewLimiter(msgRate, msgBurst)
 	for {
 		typ, data, err := c.ws.Read(ctx)
 		if err != nil {
 			var ce websocket.CloseError
-			if !errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
-				log.Debug("websocket read ended", "err", err)
+			if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+				return false
 			}
-			return
+			log.Debug("websocket read ended", "err", err)
+			select {
+			case <-c.done:
+				// Closed on purpose (a reason was given), or by a
+				// write that failed on the same broken socket.
+				return c.reason == ""
+			default:
+				return true
+			}
 		}
 		select {
 		case <-c.done:
-			return
+			return false
 		default:
 		}
 		if typ != websocket.MessageText {

@@ -344,3 +344,62 @@ func TestControlRequestImplicitHosting(t *testing.T) {
 		t.Fatalf("request with implicit hosting: %v, host %v", err, sessions.Host())
 	}
 }
+
+// TestDisconnectGrace: a socket that drops without a close leaves its
+// session connected (and hosting) for the grace period; a client that
+// comes back within it, merciful reconnect or not, keeps control. One
+// that does not come back is disconnected after it. A clean close
+// disconnects at once.
+func TestDisconnectGrace(t *testing.T) {
+	// Long enough that a loaded machine cannot make a clean close look
+	// like a grace, nor a reconnect miss it.
+	const grace = 2 * time.Second
+	sessions := session.New(session.Options{Settings: types.Settings{HeartbeatInterval: 10}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := New(ctx, Options{Sessions: sessions, DisconnectGrace: grace,
+		Screen: func() types.ScreenSize { return types.ScreenSize{Width: 1280, Height: 720, Rate: 30} }})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := newSession(t, sessions, "a")
+	connected := func() bool { return s.IsConnected() }
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	ws := dial(t, srv, s.Token())
+	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
+	sessions.SetHost(s)
+	_ = ws.CloseNow() // the network goes away: no close frame
+	time.Sleep(grace / 2)
+	if !connected() || sessions.Host() != s {
+		t.Fatalf("within the grace: connected %v, host %v", connected(), sessions.Host())
+	}
+	ws = dial(t, srv, s.Token()) // back in time (merciful reconnect is off)
+	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
+	time.Sleep(grace + 200*time.Millisecond)
+	if !connected() || sessions.Host() != s {
+		t.Fatalf("after coming back: connected %v, host %v", connected(), sessions.Host())
+	}
+
+	_ = ws.CloseNow()
+	waitFor("not disconnected after the grace", func() bool { return !connected() && sessions.Host() == nil })
+
+	ws = dial(t, srv, s.Token())
+	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
+	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitFor("a clean close waited", func() bool { return !connected() })
+	if waited := time.Since(start); waited >= grace {
+		t.Fatalf("a clean close took %v to disconnect (the grace is %v)", waited, grace)
+	}
+}
