@@ -86,8 +86,8 @@ type Options struct {
 	// comes back within it keeps its control, as with the reference (5 s).
 	// 0: disconnected at once.
 	DisconnectGrace time.Duration
-	Metrics    *Metrics
-	Logger     *slog.Logger
+	Metrics         *Metrics
+	Logger          *slog.Logger
 }
 
 // Handler serves the WebSocket endpoint.
