@@ -111,6 +111,11 @@ func (a *API) authFunc(fn handlerFunc) handlerFunc {
 		if !ok {
 			return httpError(http.StatusUnauthorized, "invalid or missing credentials")
 		}
+		// A profile changed to forbid logging in ends what the session
+		// may do, not only its socket (as the reference answers).
+		if !s.Profile().CanLogin {
+			return httpError(http.StatusForbidden, "login is disabled for this session")
+		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
 	}
 }

@@ -318,6 +318,21 @@ func TestProfilePlugins(t *testing.T) {
 	}
 }
 
+// TestLoginDisabled: a session whose profile loses can_login can do
+// nothing more over the API (403), as with the reference.
+func TestLoginDisabled(t *testing.T) {
+	e := newEnv(t, false)
+	user, id := e.login("joe", "neko")
+	s, _ := e.sessions.Get(id)
+	p := s.Profile()
+	p.CanLogin = false
+	if err := e.sessions.UpdateProfile(id, p); err != nil {
+		t.Fatal(err)
+	}
+	code, body := e.do("GET", "/api/whoami", user, "")
+	expect(t, "whoami without can_login", code, body, 403)
+}
+
 func TestBatch(t *testing.T) {
 	e := newEnv(t, false)
 	token, _ := e.login("root", "admin")

@@ -189,6 +189,8 @@ func (h *Handler) authenticate(r *http.Request) (*session.Session, string) {
 		return nil, "invalid or missing credentials"
 	case s.APIOnly():
 		return nil, "the API token cannot connect"
+	case !s.Profile().CanLogin:
+		return nil, "login is disabled for this session"
 	case !s.Profile().CanConnect:
 		return nil, "not allowed to connect"
 	}

@@ -31,7 +31,7 @@ func newTestServer(t *testing.T) (*httptest.Server, *session.Manager) {
 
 func newSession(t *testing.T, m *session.Manager, id string) *session.Session {
 	t.Helper()
-	s, err := m.Create(id, types.MemberProfile{Name: id, CanConnect: true, CanWatch: true, CanHost: true})
+	s, err := m.Create(id, types.MemberProfile{Name: id, CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,11 +295,15 @@ func TestInitComesFirst(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
+		// Busy, but not so fast that the send queue of a client reading
+		// only its first message fills (that client is dropped as slow).
+		tick := time.NewTicker(200 * time.Microsecond)
+		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-tick.C:
 				sessions.Broadcast("test/noise", 1, nil)
 			}
 		}
