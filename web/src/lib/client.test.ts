@@ -218,6 +218,56 @@ describe('NekoClient', () => {
     expect(client.screenSize).toEqual({ width: 1280, height: 720, rate: 60 })
   })
 
+  it('shows inactive cursors of others and sends ours while not hosting', () => {
+    const { client } = setup()
+    const me = { ...profile('alice'), sends_inactive_cursor: true, can_see_inactive_cursors: true }
+    const base = init()
+    const ws = connect(client, {
+      ...base,
+      sessions: { ...base.sessions, me: { id: 'me', profile: me, state } },
+      control_host: { has_host: true, host_id: 'bob' },
+    })
+    ws.receive('session/created', { id: 'carol', profile: profile('carol'), state })
+    const seen: unknown[] = []
+    client.events.on('inactiveCursors', (list) => seen.push(list))
+
+    // the room does not show them yet: nothing goes out
+    client.pointerMoved({ x: 5, y: 6 }, 1000)
+    ws.receive('system/settings', { id: 'bob', ...base.settings, inactive_cursors: true })
+    expect(client.settings?.inactive_cursors).toBe(true)
+    client.pointerMoved({ x: 10.4, y: 20.6 }, 2000)
+    client.pointerMoved({ x: 11, y: 21 }, 2010) // too soon: dropped
+    client.pointerMoved({ x: 12, y: 22 }, 2100)
+    expect(ws.messages.slice(1)).toEqual([
+      { event: 'control/move', payload: { x: 10, y: 21 } },
+      { event: 'control/move', payload: { x: 12, y: 22 } },
+    ])
+
+    // ours and the host's are not inactive cursors; the newest point wins
+    ws.receive('session/cursors', [
+      { id: 'me', cursors: [{ x: 1, y: 1 }] },
+      { id: 'bob', cursors: [{ x: 2, y: 2 }] },
+      {
+        id: 'carol',
+        cursors: [
+          { x: 3, y: 3 },
+          { x: 30, y: 40 },
+        ],
+      },
+    ])
+    expect(client.inactiveCursors).toEqual([{ id: 'carol', name: 'carol', x: 30, y: 40 }])
+    ws.receive('session/cursors', [])
+    expect(client.inactiveCursors).toEqual([])
+    ws.receive('session/cursors', [{ id: 'carol', cursors: [{ x: 3, y: 3 }] }])
+    ws.receive('system/settings', { id: 'bob', ...base.settings, inactive_cursors: false })
+    expect(client.inactiveCursors).toEqual([])
+    expect(seen).toHaveLength(4)
+
+    // a malformed list is dropped, not thrown
+    ws.receive('session/cursors', { id: 'carol' })
+    expect(client.inactiveCursors).toEqual([])
+  })
+
   it('emits control requests with the requester name', () => {
     const { client } = setup()
     const ws = connect(client)

@@ -16,6 +16,7 @@ import {
   CONTROL_REQUEST,
   SCREEN_UPDATED,
   SESSION_CREATED,
+  SESSION_CURSORS,
   SESSION_DELETED,
   SESSION_PROFILE,
   SESSION_STATE,
@@ -27,6 +28,7 @@ import {
   SIGNAL_RESTART,
   SIGNAL_VIDEO,
   SYSTEM_DISCONNECT,
+  SYSTEM_SETTINGS,
   SYSTEM_INIT,
   type ClientEventMap,
   type ControlHost,
@@ -96,7 +98,22 @@ export interface NekoClientEvents {
   rtt: number
   /** The video this session receives changed (quality, auto, on/off). */
   video: SignalVideo
+  /** The room settings changed (system/settings). */
+  settings: Settings
+  /** Where other sessions point (inactive cursors); empty: none shown. */
+  inactiveCursors: readonly InactiveCursor[]
 }
+
+/** Another session's pointer, in remote screen pixels. */
+export interface InactiveCursor {
+  id: string
+  name: string
+  x: number
+  y: number
+}
+
+/** Our pointer goes out as an inactive cursor at most this often (ms). */
+const INACTIVE_MOVE_MS = 50
 
 export interface PageLocation {
   protocol: string
@@ -141,6 +158,8 @@ export class NekoClient {
   cursorPosition: Point | null = null
   /** Last measured data channel round-trip time (ms). */
   rtt: number | null = null
+  /** Other sessions' pointers, when the room shows inactive cursors. */
+  inactiveCursors: InactiveCursor[] = []
 
   private readonly log: Logger
   private readonly signalRetryMs: number
@@ -149,6 +168,7 @@ export class NekoClient {
   private pingTimer: ReturnType<typeof setInterval> | null = null
   private signalRetryTimer: ReturnType<typeof setTimeout> | null = null
   private disconnectNotified = false
+  private lastInactiveMove = 0
 
   constructor(options: NekoClientOptions = {}) {
     this.log = options.logger ?? consoleLogger
@@ -270,6 +290,19 @@ export class NekoClient {
     this.signaling.setVideo(id, auto)
   }
 
+  /**
+   * Our pointer while someone else (or nobody) hosts: with the room's
+   * inactive cursors on and a profile that sends them, it goes out as a
+   * move the server shows to the others instead of applying it.
+   */
+  pointerMoved(p: Point, now = Date.now()): void {
+    if (this.isHost || !this.settings?.inactive_cursors) return
+    if (!this.profile?.sends_inactive_cursor) return
+    if (now - this.lastInactiveMove < INACTIVE_MOVE_MS) return
+    this.lastInactiveMove = now
+    this.connection.send(CONTROL_MOVE, { x: Math.round(p.x), y: Math.round(p.y) })
+  }
+
   toggleControl(): void {
     if (this.isHost) this.releaseControl()
     else this.requestControl()
@@ -328,6 +361,23 @@ export class NekoClient {
     })
 
     conn.on(CONTROL_HOST, (p) => this.setHost(p))
+    conn.on(SYSTEM_SETTINGS, (p) => {
+      const { id: _by, ...settings } = p
+      this.settings = { ...this.settings, ...settings } as Settings
+      if (!this.settings.inactive_cursors) this.setInactiveCursors([])
+      this.events.emit('settings', this.settings)
+    })
+    conn.on(SESSION_CURSORS, (p) => {
+      const list: InactiveCursor[] = []
+      for (const entry of p) {
+        const last = entry?.cursors?.[entry.cursors.length - 1]
+        // our own, and the host's (drawn from the data channel), are not
+        // inactive cursors
+        if (!last || entry.id === this.sessionId || entry.id === this.hostId) continue
+        list.push({ id: entry.id, name: this.sessionName(entry.id), x: last.x, y: last.y })
+      }
+      this.setInactiveCursors(list)
+    })
     conn.on(CONTROL_REQUEST, (p) => {
       this.events.emit('controlRequest', { id: p.id, name: this.sessionName(p.id) })
     })
@@ -456,6 +506,12 @@ export class NekoClient {
     this.clearSignalRetry()
     this.signaling.close()
     this.signaling.request()
+  }
+
+  private setInactiveCursors(list: InactiveCursor[]): void {
+    if (list.length === 0 && this.inactiveCursors.length === 0) return
+    this.inactiveCursors = list
+    this.events.emit('inactiveCursors', list)
   }
 
   private setHost(p: ControlHost | null | undefined): void {

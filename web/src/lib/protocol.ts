@@ -130,6 +130,12 @@ export interface SystemDisconnectPayload {
   message: string
 }
 
+/** New room settings; `id` is the session that changed them. */
+export type SystemSettingsPayload = Settings & { id?: string }
+
+/** Where other sessions point (inactive cursors), newest last. */
+export type SessionCursorsPayload = { id: string; cursors: { x: number; y: number }[] }[]
+
 export type SessionCreatedPayload = SessionInfo
 
 export interface SessionDeletedPayload {
@@ -216,6 +222,8 @@ export const SESSION_CREATED = 'session/created'
 export const SESSION_DELETED = 'session/deleted'
 export const SESSION_STATE = 'session/state'
 export const SESSION_PROFILE = 'session/profile'
+export const SESSION_CURSORS = 'session/cursors'
+export const SYSTEM_SETTINGS = 'system/settings'
 
 export const SIGNAL_REQUEST = 'signal/request'
 export const SIGNAL_PROVIDE = 'signal/provide'
@@ -253,6 +261,8 @@ export interface ServerEventMap {
   [SESSION_DELETED]: SessionDeletedPayload
   [SESSION_STATE]: SessionStatePayload
   [SESSION_PROFILE]: SessionProfilePayload
+  [SESSION_CURSORS]: SessionCursorsPayload
+  [SYSTEM_SETTINGS]: SystemSettingsPayload
   [SIGNAL_PROVIDE]: SignalProvidePayload
   [SIGNAL_RESTART]: SignalSdpPayload
   [SIGNAL_OFFER]: SignalSdpPayload
@@ -291,10 +301,11 @@ export type ServerMessage = {
 }[ServerEvent]
 
 /**
- * Payload-kind table: `object` events must carry a JSON object, `none`
- * events carry nothing (`null`/absent). Doubles as the list of known events.
+ * Payload-kind table: `object` events must carry a JSON object, `array`
+ * ones a JSON array, `none` events carry nothing (`null`/absent). Doubles
+ * as the list of known events.
  */
-const SERVER_EVENT_KINDS: { [K in ServerEvent]: 'object' | 'none' } = {
+const SERVER_EVENT_KINDS: { [K in ServerEvent]: 'object' | 'array' | 'none' } = {
   [SYSTEM_INIT]: 'object',
   [SYSTEM_DISCONNECT]: 'object',
   [SYSTEM_HEARTBEAT]: 'none',
@@ -302,6 +313,8 @@ const SERVER_EVENT_KINDS: { [K in ServerEvent]: 'object' | 'none' } = {
   [SESSION_DELETED]: 'object',
   [SESSION_STATE]: 'object',
   [SESSION_PROFILE]: 'object',
+  [SESSION_CURSORS]: 'array',
+  [SYSTEM_SETTINGS]: 'object',
   [SIGNAL_PROVIDE]: 'object',
   [SIGNAL_RESTART]: 'object',
   [SIGNAL_OFFER]: 'object',
@@ -347,6 +360,9 @@ export function decodeServerMessage(data: string): DecodeResult {
   const payload = parsed.payload
   if (SERVER_EVENT_KINDS[event] === 'object') {
     if (!isObject(payload)) return { ok: false, reason: 'invalid', event }
+  }
+  if (SERVER_EVENT_KINDS[event] === 'array') {
+    if (!Array.isArray(payload)) return { ok: false, reason: 'invalid', event }
   }
   // The event name has been checked against the table above and the payload
   // has the right JSON kind; the field types are trusted from here on.

@@ -6,6 +6,7 @@ import type {
   ControlRequestNotice,
   CursorImage,
   DisconnectInfo,
+  InactiveCursor,
   MediaStreamLike,
   NekoClient,
   PeerState,
@@ -35,6 +36,8 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
   /** The qualities the server offers, and the one we receive. */
   const videos = ref<string[]>([...client.videos])
   const video = shallowRef<SignalVideo | null>(client.video)
+  /** Other sessions' pointers (inactive cursors). */
+  const inactiveCursors = shallowRef<readonly InactiveCursor[]>(client.inactiveCursors)
 
   const me = computed(() => sessions.value.find((s) => s.id === sessionId.value) ?? null)
   const canHost = computed(() => me.value?.profile.can_host ?? false)
@@ -80,6 +83,7 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
     client.events.on('cursorImage', (c) => (cursorImage.value = c)),
     client.events.on('cursorPosition', (p) => (cursorPosition.value = p)),
     client.events.on('rtt', (ms) => (rtt.value = ms)),
+    client.events.on('inactiveCursors', (list) => (inactiveCursors.value = list)),
     client.events.on('controlRequest', (r) => {
       requests.value = [...requests.value.filter((x) => x.id !== r.id), r]
     }),
@@ -109,6 +113,7 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
     requests,
     cursorImage,
     cursorPosition,
+    inactiveCursors,
     rtt,
     videos,
     video,
