@@ -97,7 +97,7 @@ func benchFPS(ctx context.Context, bin, dir string, window time.Duration, sizes,
 		var ref *fpsResult
 		refErr := ""
 		if withRef {
-			if ref, err = measureFPS(ctx, bin, dir, "fps-ref-"+size, serverOpts{screen: size, pipeline: "ref"}, window); err != nil {
+			if ref, err = measureFPS(ctx, bin, dir, "fps-ref-"+size, serverOpts{screen: size, pipeline: "ref"}, window, true); err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
@@ -108,7 +108,7 @@ func benchFPS(ctx context.Context, bin, dir string, window time.Duration, sizes,
 		for _, codec := range codecs {
 			name := fmt.Sprintf("Sustained fps / neko CPU / neko RSS / bitrate, %s %s, 1 viewer", size, codec)
 			target := fmt.Sprintf("≥ %.1f fps", 0.95*want)
-			r, err := measureFPS(ctx, bin, dir, "fps-"+size+"-"+codec, serverOpts{screen: size, codec: codec}, window)
+			r, err := measureFPS(ctx, bin, dir, "fps-"+size+"-"+codec, serverOpts{screen: size, codec: codec}, window, true)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
@@ -132,8 +132,46 @@ func benchFPS(ctx context.Context, bin, dir string, window time.Duration, sizes,
 			rows = append(rows, row{name, r.String(), refCell, verdict(target, r.fps >= 0.95*want && r.distinct >= 0.75*r.fps)})
 		}
 	}
-	return rows, nil
+	still, err := benchStill(ctx, bin, dir, window, withRef)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		fmt.Fprintf(os.Stderr, "bench: still page: %v\n", err)
+		still = row{stillName, "could not run: " + firstLine(err.Error()), "", "**error**"}
+	}
+	return append(rows, still), nil
 }
+
+const stillName = "Still page, 1280x720@30 vp8, 1 viewer: fps received / neko CPU / RSS"
+
+// benchStill measures what a page that does not change costs: the
+// reference encodes every frame anyway; ours sends a few a second.
+func benchStill(ctx context.Context, bin, dir string, window time.Duration, withRef bool) (row, error) {
+	r, err := measureFPS(ctx, bin, dir, "still", serverOpts{screen: screenMode, codec: "vp8"}, window, false)
+	if err != nil {
+		return row{}, err
+	}
+	cell := func(r *fpsResult) string {
+		return fmt.Sprintf("%.1f fps / %.0f %% / %.0f MiB", r.received, r.cpu["server"], r.rssMiB)
+	}
+	refCell := ""
+	if withRef {
+		ref, err := measureFPS(ctx, bin, dir, "still-ref", serverOpts{screen: screenMode, pipeline: "ref"}, window, false)
+		if err != nil {
+			if ctx.Err() != nil {
+				return row{}, ctx.Err()
+			}
+			refCell = "could not run: " + firstLine(err.Error())
+		} else {
+			refCell = fmt.Sprintf("%s; CPU %s", cell(ref), ratio(r.cpu["server"], ref.cpu["server"]))
+		}
+	}
+	return row{stillName, cell(r), refCell, ""}, nil
+}
+
+// stillPage shows text and nothing that moves.
+const stillPage = `<!doctype html><html><body style="margin:0;background:#f4f1ea;font:32px sans-serif"><p style="margin:200px">A page that stands still.</p></body></html>`
 
 // modeRate is the refresh rate of a WxH@R screen mode.
 func modeRate(mode string) (float64, error) {
@@ -148,11 +186,15 @@ func modeRate(mode string) (float64, error) {
 	return v, nil
 }
 
-// measureFPS streams the animated page to one viewer for window and
-// measures the decoded and distinct frame rates, the received bitrate and
-// the server's CPU and memory.
-func measureFPS(ctx context.Context, bin, dir, name string, o serverOpts, window time.Duration) (*fpsResult, error) {
-	srv, err := startServer(ctx, bin, dir, name, dataURL(animatedPage), o)
+// measureFPS streams the animated page (or, not animated, the still one)
+// to one viewer for window and measures the decoded and distinct frame
+// rates, the received bitrate and the server's CPU and memory.
+func measureFPS(ctx context.Context, bin, dir, name string, o serverOpts, window time.Duration, animated bool) (*fpsResult, error) {
+	page := stillPage
+	if animated {
+		page = animatedPage
+	}
+	srv, err := startServer(ctx, bin, dir, name, dataURL(page), o)
 	if err != nil {
 		return nil, err
 	}
@@ -168,11 +210,20 @@ func measureFPS(ctx context.Context, bin, dir, name string, o serverOpts, window
 		return nil, err
 	}
 	defer leave(c, md)
-	if err := waitAnimating(md, 10, 45*time.Second); err != nil {
+	if animated {
+		if err := waitAnimating(md, 10, 45*time.Second); err != nil {
+			return nil, fmt.Errorf("%w; server log:\n%s", err, srv.logTail(10))
+		}
+	} else if _, err := firstFrame(md, 45*time.Second); err != nil {
 		return nil, fmt.Errorf("%w; server log:\n%s", err, srv.logTail(10))
 	}
-	// Let the encoder's rate control and Chromium settle before measuring.
-	settle := time.After(2 * time.Second)
+	// Let the encoder's rate control and Chromium settle before measuring
+	// (a still page: until the browser finished drawing it).
+	settleFor := 2 * time.Second
+	if !animated {
+		settleFor = 6 * time.Second
+	}
+	settle := time.After(settleFor)
 settling:
 	for {
 		select {
