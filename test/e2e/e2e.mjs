@@ -6,6 +6,8 @@
 // colour), takes control, clicks the remote text input through the video and
 // types "hello", then reads the input's value back through the DevTools
 // protocol of the *remote* Chromium (the one inside the virtual desktop).
+// Last, with the room's inactive cursors on, a second user's pointer over
+// the video shows up on the first user's page with the user's name.
 //
 // Environment:
 //   NEKO_URL               e.g. http://127.0.0.1:18080/
@@ -41,6 +43,7 @@ const T = {
   focus: 5_000,
   typed: 10_000,
   quality: 15_000,
+  cursors: 30_000,
 }
 
 /* ------------------------------------------------------------------ */
@@ -558,6 +561,47 @@ async function main() {
           `after choosing ${choice}: server video ${state?.[0]}, auto ${state?.[1]}, menu ${state?.[2]}`,
       )
     }
+  })
+
+  // 6. inactive cursors: a second user (not host) points at the picture;
+  // the host (an admin, who may see them) gets the pointer with its name.
+  await step('inactive cursors', T.cursors, async (deadline) => {
+    const res = await page.request.post(new URL('api/room/settings', nekoUrl).href, {
+      data: { inactive_cursors: true },
+    })
+    if (res.status() !== 204) fail(`enabling inactive cursors: HTTP ${res.status()}`)
+    const other = await (
+      await localBrowser.newContext({ viewport: { width: 1280, height: 800 } })
+    ).newPage()
+    await other.goto(nekoUrl, { waitUntil: 'domcontentloaded', timeout: T.login })
+    await other.getByTestId('login-username').fill('pointer')
+    await other.getByTestId('login-password').fill(env('NEKO_USER_PASSWORD'))
+    await other.getByTestId('login-submit').click()
+    await poll(
+      deadline,
+      async () =>
+        (await other.getByTestId('status').getAttribute('data-state', { timeout: 50 })) ===
+        'connected',
+      'the second user did not connect',
+    )
+    const box = await other.getByTestId('overlay').boundingBox()
+    if (!box) fail('the second user has no video overlay')
+    let step = 0
+    await poll(
+      deadline,
+      async () => {
+        // keep moving: the server clears a pointer that rests
+        step = (step + 1) % 20
+        await other.mouse.move(box.x + box.width * (0.3 + step / 100), box.y + box.height / 2)
+        const names = await page.$$eval('[data-testid="inactive-cursor"]', (els) =>
+          els.map((el) => el.textContent?.trim()),
+        )
+        return names.includes('pointer')
+      },
+      "the second user's pointer never showed on the host's page",
+      100,
+    )
+    await other.context().close()
   })
 }
 

@@ -67,6 +67,7 @@ func TestWebClientEndToEnd(t *testing.T) {
 		"NEKO_URL="+s.URL,
 		"NEKO_USERNAME=tester",
 		"NEKO_PASSWORD=admin",
+		"NEKO_USER_PASSWORD=neko",
 		"REMOTE_CDP_URL=http://127.0.0.1:"+strconv.Itoa(cdp),
 		"REMOTE_BG=40,160,220",
 		"REMOTE_INPUT_SELECTOR=#t",
