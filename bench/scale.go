@@ -81,9 +81,16 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 			decoded = append(decoded, v.first.At.Sub(v.md.RequestedAt))
 		}
 		provided = append(provided, v.md.ProvidedAt.Sub(v.md.RequestedAt))
-		answered = append(answered, v.md.AnsweredAt().Sub(v.md.RequestedAt))
-		iced = append(iced, v.md.ICEConnectedAt().Sub(v.md.RequestedAt))
-		connected = append(connected, v.md.ConnectedAt().Sub(v.md.RequestedAt))
+		// A viewer that never got that far has no time for it (startViewers
+		// fails the run if any got no frame).
+		for _, p := range []struct {
+			at  time.Time
+			out *[]time.Duration
+		}{{v.md.AnsweredAt(), &answered}, {v.md.ICEConnectedAt(), &iced}, {v.md.ConnectedAt(), &connected}} {
+			if !p.at.IsZero() {
+				*p.out = append(*p.out, p.at.Sub(v.md.RequestedAt))
+			}
+		}
 		if fv, ok := v.md.FirstVideo(); ok {
 			complete = append(complete, fv.Complete.Sub(v.md.RequestedAt))
 			afterDTLS = append(afterDTLS, fv.Complete.Sub(v.md.ConnectedAt()))
@@ -134,7 +141,9 @@ func readMachineCPU() (machineCPU, error) {
 		return machineCPU{}, errors.New("malformed /proc/stat")
 	}
 	var c machineCPU
-	for i, f := range fields[1:] {
+	// user nice system idle iowait irq softirq steal [guest guest_nice]:
+	// guest time is already counted in user and nice.
+	for i, f := range fields[1:min(len(fields), 9)] {
 		v, err := strconv.ParseUint(f, 10, 64)
 		if err != nil {
 			return machineCPU{}, fmt.Errorf("/proc/stat: %w", err)

@@ -27,7 +27,7 @@ func newConfig() *cobra.Command {
 		Use:   "config",
 		Short: "Print the effective configuration (flags, NEKO_* variables, file and defaults), secrets masked",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := config.ReadFile(v); err != nil {
+			if err := config.ReadFile(v, config.DefaultFiles()); err != nil {
 				return err
 			}
 			// Validate as serve would, so a bad value is reported here too.

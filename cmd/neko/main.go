@@ -76,7 +76,7 @@ func newServe() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the server (and, without a display, its own desktop and browser)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := config.ReadFile(v); err != nil {
+			if err := config.ReadFile(v, config.DefaultFiles()); err != nil {
 				return err
 			}
 			cfg, err := config.Load(v)

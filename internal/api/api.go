@@ -1,10 +1,11 @@
 // Package api implements the REST endpoints under /api, one file per
 // resource. Handlers return errors; one adapter turns them into status
-// codes and {"message": ...} bodies.
+// codes and {"code", "message"} bodies.
 package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -148,19 +149,38 @@ func (a *API) canHost(fn handlerFunc) http.Handler {
 	})
 }
 
-// host runs fn only for the hosting session (or, with implicit hosting,
-// any session that may host).
+// host runs fn only for the hosting session (or, with implicit hosting
+// and nobody hosting, a session that may take control).
 func (a *API) host(fn handlerFunc) http.Handler {
 	return a.auth(func(w http.ResponseWriter, r *http.Request) error {
-		s := SessionFrom(r.Context())
-		if !s.Profile().CanHost {
-			return httpError(http.StatusForbidden, "session cannot host")
-		}
-		if a.opts.Sessions.Host() != s && !a.opts.Sessions.Settings().ImplicitHosting {
-			return httpError(http.StatusForbidden, "session is not the host")
+		if err := a.asHost(SessionFrom(r.Context())); err != nil {
+			return err
 		}
 		return fn(w, r)
 	})
+}
+
+// asHost checks that s may act as the host: it hosts, or implicit hosting
+// is on, nobody hosts and s may take control (the rules of input).
+func (a *API) asHost(s *session.Session) error {
+	if !s.Profile().CanHost {
+		return httpError(http.StatusForbidden, "session cannot host")
+	}
+	host := a.opts.Sessions.Host()
+	if host == s {
+		return nil
+	}
+	if host != nil || !a.opts.Sessions.Settings().ImplicitHosting {
+		return httpError(http.StatusForbidden, "session is not the host")
+	}
+	if err := a.opts.Sessions.MayHost(s); err != nil {
+		code := http.StatusForbidden
+		if errors.Is(err, session.ErrPrivateMode) {
+			code = http.StatusUnprocessableEntity
+		}
+		return &HTTPError{Code: code, Msg: err.Error(), Err: err}
+	}
+	return nil
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

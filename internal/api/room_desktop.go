@@ -86,11 +86,8 @@ func (a *API) clipboardHost(fn handlerFunc) http.Handler {
 		if !s.Profile().CanAccessClipboard {
 			return httpError(http.StatusForbidden, "session cannot access the clipboard")
 		}
-		if !s.Profile().CanHost {
-			return httpError(http.StatusForbidden, "session cannot host")
-		}
-		if a.opts.Sessions.Host() != s && !a.opts.Sessions.Settings().ImplicitHosting {
-			return httpError(http.StatusForbidden, "session is not the host")
+		if err := a.asHost(s); err != nil {
+			return err
 		}
 		return fn(w, r)
 	})

@@ -290,9 +290,13 @@ func TestDesktopPermissions(t *testing.T) {
 		}
 	}
 
-	// With implicit hosting anyone who may host counts as host.
+	// With implicit hosting, while someone hosts, the others are not host.
 	e.sessions.UpdateSettings(nil, func(s *types.Settings) { s.ImplicitHosting = true })
 	code, body := e.call("GET", "/api/room/clipboard", "user", "")
+	expect(t, "clipboard as user with implicit hosting and a host", code, body, http.StatusForbidden)
+	// Nobody hosts: anyone who may take control counts as host.
+	e.sessions.SetHost(nil)
+	code, body = e.call("GET", "/api/room/clipboard", "user", "")
 	expect(t, "clipboard as user with implicit hosting", code, body, http.StatusOK)
 	code, body = e.call("GET", "/api/room/clipboard", "noclip", "")
 	expect(t, "clipboard as noclip with implicit hosting", code, body, http.StatusForbidden)

@@ -341,13 +341,13 @@ func isLoopbackBind(bind string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// originPatterns turns server.cors origins into the host patterns the
-// WebSocket library matches ("*" allows any origin).
 // disconnectGrace is how long a session whose socket dropped (no close)
 // stays connected, waiting for the client to come back: the reference's
 // 5 s.
 const disconnectGrace = 5 * time.Second
 
+// originPatterns turns server.cors origins into the host patterns the
+// WebSocket library matches ("*" allows any origin).
 func originPatterns(cors []string) []string {
 	var out []string
 	for _, o := range cors {

@@ -185,9 +185,9 @@ func (fr *Frames) Attach(sink feedSink, spec Feed) (detach func()) {
 // Kick grabs a frame for sink's feed soon rather than at its next tick:
 // its encoder was just asked for a keyframe, which a viewer (joining, or
 // recovering from loss) waits for. The grab restarts the ticks, like an
-// early grab, so a kick adds at most one frame; it comes no sooner than
-// kickSpacing after the last grab, whose frame may still be on its way
-// to the encoder and become that keyframe.
+// early grab, so a kick adds at most one frame; it comes no sooner than a
+// kickSpacing-th of a tick after the last grab, whose frame may still be
+// on its way to the encoder and become that keyframe.
 func (fr *Frames) Kick(sink feedSink) {
 	fr.mu.Lock()
 	found := false
@@ -257,6 +257,10 @@ func (fr *Frames) run() {
 	// when it was last grabbed, lastEarly last grabbed off the ticks.
 	var lastDamage, lastGrab, lastEarly time.Time
 	var opened time.Time // when the grabber was opened
+	// fresh is when a feed last needed a new picture (a newcomer, a
+	// keyframe): a still screen gets the full rate for idleAfter after
+	// it too, so that the encoder sharpens that picture as quickly.
+	var fresh time.Time
 	failing := false
 	var refusedSince time.Time // X errors in a row since
 	for {
@@ -331,7 +335,7 @@ func (fr *Frames) run() {
 		// damage reports, or with a feed that is not Sparse, every tick
 		// is grabbed.
 		if isTick && !early && !first && !kicked && !dense && g != nil && g.Damaged() != nil &&
-			!lastDamage.After(lastGrab) && time.Since(stillSince(lastDamage, opened)) >= idleAfter &&
+			!lastDamage.After(lastGrab) && time.Since(latest(lastDamage, opened, fresh)) >= idleAfter &&
 			time.Since(lastGrab) < idleKeepAlive {
 			continue
 		}
@@ -369,6 +373,9 @@ func (fr *Frames) run() {
 		refusedSince = time.Time{}
 		if err == nil {
 			lastGrab = time.Now()
+			if first || kicked {
+				fresh = lastGrab
+			}
 		}
 		if err != nil {
 			fr.log.Warn("screen capture failed, reconnecting", "err", err)
@@ -395,19 +402,24 @@ const (
 // A still screen is grabbed for idleAfter after its last change, then
 // every idleKeepAlive (5 fps): no viewer takes the stream for lost
 // (browsers ask for a keyframe after a few seconds without a frame), and
-// players' frame counters keep moving, at a third of the grabs' cost.
+// players' frame counters keep moving, at a sixth of the grabs' cost at
+// 30 fps.
 const (
 	idleAfter     = time.Second
 	idleKeepAlive = 200 * time.Millisecond
 )
 
-// stillSince is when the screen last changed, as far as is known: its
-// last damage report, or when the grabber was opened.
-func stillSince(lastDamage, opened time.Time) time.Time {
-	if lastDamage.After(opened) {
-		return lastDamage
+// latest is the last of ts: when the screen last changed as far as is
+// known (its last damage report, the grabber's opening) or last needed a
+// new picture.
+func latest(ts ...time.Time) time.Time {
+	var l time.Time
+	for _, t := range ts {
+		if t.After(l) {
+			l = t
+		}
 	}
-	return opened
+	return l
 }
 
 // A kicked grab (Kick) comes at least a kickSpacing-th of a tick after

@@ -336,6 +336,16 @@ func TestFramesIdle(t *testing.T) {
 		if n := frames(sink, idleAfter/2); n < fps/4 {
 			t.Fatalf("%d frames in %v after a change", n, idleAfter/2)
 		}
+		// A keyframe asked for on a still screen gets the full rate too:
+		// the encoder sharpens the new picture over the next frames.
+		time.Sleep(idleAfter + 200*time.Millisecond)
+		if n := frames(sink, time.Second); n > keepAlives+1 {
+			t.Fatalf("%d frames in a second: the screen is still again", n)
+		}
+		fr.Kick(sink)
+		if n := frames(sink, idleAfter/2); n < fps/4 {
+			t.Fatalf("%d frames in %v after a keyframe was asked for", n, idleAfter/2)
+		}
 	})
 	t.Run("pointer", func(t *testing.T) {
 		fr, _ := newFakeFrames(2, 2)

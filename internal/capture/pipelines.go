@@ -25,8 +25,10 @@ type VideoParams struct {
 // VideoPipeline returns the default low-latency pipeline for p, fed with
 // the screen's frames as the returned Feed says. The settings come from
 // measurements on a 2-core machine (docs/architecture.md): single-threaded
-// realtime encoders, no B-frames, CBR, a keyframe at least every four
-// seconds, no queue that could hold more than a frame.
+// realtime encoders, no B-frames, CBR, a keyframe at least every 4 s worth
+// of frames (a still screen sends fewer frames, see Feed.Sparse: viewers
+// ask for keyframes when they lose one), no queue that could hold more
+// than a frame.
 func VideoPipeline(p VideoParams) (string, Feed, error) {
 	if p.FPS <= 0 {
 		p.FPS = 30

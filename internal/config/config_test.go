@@ -13,6 +13,13 @@ import (
 
 func load(t *testing.T, args []string, env map[string]string) (*Config, error) {
 	t.Helper()
+	return loadWithDefaults(t, args, env, nil)
+}
+
+// loadWithDefaults is load with default config file locations (none in
+// the other tests: the machine's /etc/neko must not leak in).
+func loadWithDefaults(t *testing.T, args []string, env map[string]string, defaults []string) (*Config, error) {
+	t.Helper()
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
@@ -24,7 +31,7 @@ func load(t *testing.T, args []string, env map[string]string) (*Config, error) {
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	if err := ReadFile(v); err != nil {
+	if err := ReadFile(v, defaults); err != nil {
 		return nil, err
 	}
 	return Load(v)
@@ -190,7 +197,7 @@ webrtc:
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	c, err := load(t, []string{"-d"}, nil)
+	c, err := loadWithDefaults(t, []string{"-d"}, nil, []string{"/nonexistent/neko.yaml", "neko.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}

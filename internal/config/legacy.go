@@ -71,17 +71,11 @@ type Legacy struct {
 
 // applyLegacy copies each v2 option that is set (flag, environment or
 // file — not a default) onto its v3 name, and reports whether legacy mode
-// is on: on by default, forced on by any v2 option.
+// is on: the legacy option, true unless set otherwise (as the reference,
+// an explicit legacy=false wins over v2 options).
 func applyLegacy(v *viper.Viper) (Legacy, error) {
 	l := Legacy{Enabled: v.GetBool("legacy")}
-	anySet := false
-	set := func(v2 string) bool {
-		if v.IsSet(v2) {
-			anySet = true
-			return true
-		}
-		return false
-	}
+	set := v.IsSet
 	direct := map[string][]string{
 		"cert": {"server.cert"}, "key": {"server.key"}, "bind": {"server.bind"}, "proxy": {"server.proxy"},
 		"static": {"server.static"}, "path_prefix": {"server.path_prefix"}, "cors": {"server.cors"},
@@ -164,11 +158,6 @@ func applyLegacy(v *viper.Viper) (Legacy, error) {
 		l.AudioBitrate = v.GetInt("audio_bitrate")
 	}
 	_ = set("hwenc")
-	// v2 options turn the v2 bridge on, unless legacy is set either way
-	// (the reference lets an explicit legacy=false win).
-	if anySet && !v.IsSet("legacy") {
-		l.Enabled = true
-	}
 	for _, n := range []struct {
 		name string
 		val  int

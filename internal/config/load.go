@@ -53,12 +53,13 @@ func RegisterFlags(fs *pflag.FlagSet, v *viper.Viper) error {
 }
 
 // ReadFile reads the configuration file named by the config option or,
-// without one, the first of DefaultFiles that exists (a missing default is
-// no error). YAML unless the name ends in .json.
-func ReadFile(v *viper.Viper) error {
+// without one, the first of defaults that exists (a missing default is no
+// error; the server passes DefaultFiles). YAML unless the name ends in
+// .json.
+func ReadFile(v *viper.Viper, defaults []string) error {
 	path := v.GetString("config")
 	if path == "" {
-		for _, p := range DefaultFiles {
+		for _, p := range defaults {
 			if st, err := os.Stat(p); err == nil && !st.IsDir() {
 				path = p
 				break
@@ -83,9 +84,11 @@ func ReadFile(v *viper.Viper) error {
 // DefaultFiles are where the reference looks for its configuration when
 // none is named: /etc/neko (the usual mount in containers), then the
 // working directory.
-var DefaultFiles = []string{
-	"/etc/neko/neko.yaml", "/etc/neko/neko.yml", "/etc/neko/neko.json",
-	"neko.yaml", "neko.yml", "neko.json",
+func DefaultFiles() []string {
+	return []string{
+		"/etc/neko/neko.yaml", "/etc/neko/neko.yml", "/etc/neko/neko.json",
+		"neko.yaml", "neko.yml", "neko.json",
+	}
 }
 
 // strings reads a list option. Environment variables arrive as one string;

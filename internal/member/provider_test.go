@@ -41,7 +41,7 @@ func load(t *testing.T, yaml string, env map[string]string) (*config.Config, err
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	if err := config.ReadFile(v); err != nil {
+	if err := config.ReadFile(v, nil); err != nil {
 		return nil, err
 	}
 	return config.Load(v)

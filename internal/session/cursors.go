@@ -1,6 +1,7 @@
 package session
 
 import (
+	"sort"
 	"sync"
 	"time"
 
@@ -11,18 +12,24 @@ import (
 // message per interval, whatever the number of moving pointers.
 const cursorFlush = 50 * time.Millisecond
 
-// cursorQuiet is how long after the last move the inactive cursors are
-// cleared (an empty session/cursors): clients replace their whole list
-// with each message, so without it the last positions would stay on
-// screen, those of a viewer who became host or left included.
+// cursorQuiet is how long a pointer that stopped moving stays in the
+// list. Clients replace their whole list with each message, so every
+// message carries every pointer still shown, and once the last one
+// expires an empty list clears them (the position of a viewer who became
+// host or left included).
 const cursorQuiet = 750 * time.Millisecond
 
 type cursors struct {
-	mu      sync.Mutex
-	pending map[*Session]types.Cursor
-	timer   *time.Timer
-	clear   *time.Timer // armed by each flush that sent positions
-	sent    uint64      // flushes that sent positions
+	mu    sync.Mutex
+	last  map[*Session]cursorAt // the pointers shown
+	timer *time.Timer           // the next flush, while pointers are shown
+	dirty bool                  // a pointer moved since the last message
+	shown bool                  // the last message listed pointers
+}
+
+type cursorAt struct {
+	pos types.Cursor
+	at  time.Time
 }
 
 // InactiveCursor records the pointer of a session that is not host. With
@@ -35,52 +42,47 @@ func (m *Manager) InactiveCursor(s *Session, x, y int) {
 	c := &m.cursors
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pending == nil {
-		c.pending = map[*Session]types.Cursor{}
+	if c.last == nil {
+		c.last = map[*Session]cursorAt{}
 	}
-	c.pending[s] = types.Cursor{X: x, Y: y}
+	c.last[s] = cursorAt{pos: types.Cursor{X: x, Y: y}, at: time.Now()}
+	c.dirty = true
 	if c.timer == nil {
 		c.timer = time.AfterFunc(cursorFlush, m.flushCursors)
 	}
 }
 
+// flushCursors sends the pointers still shown when one moved or one
+// expired since the last message, and runs again while any is shown.
 func (m *Manager) flushCursors() {
+	host := m.Host()
 	c := &m.cursors
 	c.mu.Lock()
-	pending := c.pending
-	c.pending, c.timer = nil, nil
-	if len(pending) > 0 {
-		c.sent++
-		gen := c.sent
-		if c.clear != nil {
-			c.clear.Stop()
+	now := time.Now()
+	changed := c.dirty
+	list := make([]types.SessionCursors, 0, len(c.last))
+	for s, p := range c.last {
+		if now.Sub(p.at) > cursorQuiet || s == host || !s.IsConnected() {
+			delete(c.last, s)
+			changed = true
+			continue
 		}
-		c.clear = time.AfterFunc(cursorQuiet, func() { m.clearCursors(gen) })
+		list = append(list, types.SessionCursors{ID: s.id, Cursors: []types.Cursor{p.pos}})
+	}
+	c.dirty = false
+	send := changed && (len(list) > 0 || c.shown)
+	c.shown = len(list) > 0
+	if len(c.last) > 0 {
+		c.timer = time.AfterFunc(cursorFlush, m.flushCursors)
+	} else {
+		c.timer = nil
 	}
 	c.mu.Unlock()
-	if len(pending) == 0 {
+	if !send {
 		return
 	}
-	list := make([]types.SessionCursors, 0, len(pending))
-	for s, pos := range pending {
-		list = append(list, types.SessionCursors{ID: s.id, Cursors: []types.Cursor{pos}})
-	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
 	m.sendCursors(list)
-}
-
-// clearCursors sends an empty list once no position was sent for
-// cursorQuiet (gen is the flush that armed it).
-func (m *Manager) clearCursors(gen uint64) {
-	c := &m.cursors
-	c.mu.Lock()
-	current := c.sent == gen
-	if current {
-		c.clear = nil
-	}
-	c.mu.Unlock()
-	if current {
-		m.sendCursors([]types.SessionCursors{})
-	}
 }
 
 func (m *Manager) sendCursors(list []types.SessionCursors) {

@@ -157,9 +157,13 @@ func (m *Manager) Delete(id string) error {
 	s.mu.Lock()
 	conn := s.conn
 	s.conn = nil
+	wasConnected := s.state.IsConnected
 	s.mu.Unlock()
 	if conn != nil {
 		conn.Close("session deleted")
+	}
+	if wasConnected {
+		m.noteLeft(s)
 	}
 	m.save()
 	if wasHost {
@@ -255,9 +259,11 @@ func ControlHost(host *Session) types.ControlHost {
 // Connect attaches a WebSocket to s. If s already has one, merciful
 // reconnect replaces it; otherwise the new one is refused.
 func (m *Manager) Connect(s *Session, conn Conn) error {
+	// Read before s.mu: Create holds m.mu while it takes s.mu.
+	merciful := m.Settings().MercifulReconnect
 	s.mu.Lock()
 	old := s.conn
-	if old != nil && !m.Settings().MercifulReconnect && !gone(old) {
+	if old != nil && !merciful && !gone(old) {
 		s.mu.Unlock()
 		return ErrAlreadyConnected
 	}

@@ -253,6 +253,14 @@ func TestStats(t *testing.T) {
 	if st := m.Stats(); st.LastUserLeftAt != nil {
 		t.Fatalf("stats after a user came back %+v", st)
 	}
+	// Deleting the last connected user (a logout with its socket open)
+	// counts as leaving.
+	if err := m.Delete("u"); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Stats(); st.LastUserLeftAt == nil {
+		t.Fatalf("stats after the last user was deleted %+v", st)
+	}
 }
 
 func TestInactiveCursors(t *testing.T) {
@@ -267,6 +275,7 @@ func TestInactiveCursors(t *testing.T) {
 	cw, cb := &fakeConn{}, &fakeConn{}
 	_ = m.Connect(watcher, cw)
 	_ = m.Connect(blind, cb)
+	_ = m.Connect(mover, &fakeConn{})
 
 	m.InactiveCursor(mover, 10, 20) // setting off: nothing
 	time.Sleep(2 * cursorFlush)
@@ -320,6 +329,69 @@ func TestInactiveCursors(t *testing.T) {
 		if e == types.EventSessionCursors {
 			t.Fatal("cursor of a session without sends_inactive_cursor was sent")
 		}
+	}
+}
+
+// TestInactiveCursorsTogether: every message lists every pointer still
+// shown (clients replace their list), so a resting pointer stays while
+// another moves, until it rested for cursorQuiet.
+func TestInactiveCursorsTogether(t *testing.T) {
+	m := newManager(t, types.Settings{InactiveCursors: true})
+	sender := user
+	sender.SendsInactiveCursor = true
+	a, _ := m.Create("a", sender)
+	b, _ := m.Create("b", sender)
+	seer := user
+	seer.CanSeeInactiveCursors = true
+	w, _ := m.Create("w", seer)
+	cw := &fakeConn{}
+	for _, s := range []*Session{a, b} {
+		_ = m.Connect(s, &fakeConn{})
+	}
+	_ = m.Connect(w, cw)
+	last := func() []types.SessionCursors {
+		cw.mu.Lock()
+		defer cw.mu.Unlock()
+		var got []types.SessionCursors
+		for _, e := range cw.events {
+			if e.Event == types.EventSessionCursors {
+				got = nil
+				_ = json.Unmarshal(e.Payload, &got)
+			}
+		}
+		return got
+	}
+	ids := func(list []types.SessionCursors) string {
+		out := ""
+		for _, c := range list {
+			out += c.ID
+		}
+		return out
+	}
+	m.InactiveCursor(a, 1, 1)
+	time.Sleep(3 * cursorFlush)
+	m.InactiveCursor(b, 2, 2) // a rests
+	time.Sleep(3 * cursorFlush)
+	if got := ids(last()); got != "ab" {
+		t.Fatalf("pointers shown %q, want a (resting) and b", got)
+	}
+	// b keeps moving past a's quiet time: a goes, b stays.
+	deadline := time.Now().Add(cursorQuiet + 2*time.Second)
+	for ids(last()) != "b" {
+		if time.Now().After(deadline) {
+			t.Fatalf("pointers shown %q, want b alone once a rested", ids(last()))
+		}
+		m.InactiveCursor(b, 3, 3)
+		time.Sleep(cursorFlush)
+	}
+	// b becomes host: its pointer is not an inactive cursor any more.
+	m.SetHost(b)
+	deadline = time.Now().Add(2 * time.Second)
+	for list := last(); list == nil || len(list) != 0; list = last() {
+		if time.Now().After(deadline) {
+			t.Fatalf("pointers shown %q after b became host", ids(list))
+		}
+		time.Sleep(cursorFlush)
 	}
 }
 

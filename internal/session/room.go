@@ -63,7 +63,12 @@ func (m *Manager) DisconnectConn(s *Session, reason string) {
 	s.mu.RLock()
 	conn := s.conn
 	s.mu.RUnlock()
-	if conn != nil {
+	switch {
+	case conn == nil:
+	case gone(conn):
+		// Its socket dropped and it waits for a reconnect: end the wait.
+		m.Disconnect(s, conn)
+	default:
 		conn.Close(reason)
 	}
 }
@@ -98,19 +103,21 @@ func (m *Manager) Stats() types.Stats {
 // one connects (noteJoined). Orchestrators shut idle rooms down by it.
 func (m *Manager) noteLeft(s *Session) {
 	admin := s.Profile().IsAdmin
-	for _, o := range m.List() {
+	// One critical section with the check, so that a connect cannot slip
+	// in between (m.mu before s.mu, as everywhere).
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.sessions {
 		if o != s && o.IsConnected() && o.Profile().IsAdmin == admin {
 			return // others of its kind are still here
 		}
 	}
 	now := time.Now().UTC()
-	m.mu.Lock()
 	if admin {
 		m.lastAdminLeft = &now
 	} else {
 		m.lastUserLeft = &now
 	}
-	m.mu.Unlock()
 }
 
 func (m *Manager) noteJoined(s *Session) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -32,6 +33,9 @@ type conn struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	reason    string // set once, before done is closed
+	// cut: closed for falling behind, on purpose: its session gets no
+	// grace for a reconnect (DisconnectGrace).
+	cut atomic.Bool
 
 	// Until prime, messages wait in early so that system/init is the
 	// first message on the wire.
@@ -82,6 +86,7 @@ func (c *conn) enqueue(raw []byte) {
 		// goodbye could get through, so drop the socket at once.
 		c.log.Warn("websocket send queue full, disconnecting slow client")
 		c.metrics.slowClient()
+		c.cut.Store(true)
 		c.Close("")
 		_ = c.ws.CloseNow()
 	}

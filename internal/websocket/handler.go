@@ -212,9 +212,10 @@ func (h *Handler) readLoop(ctx context.Context, s *session.Session, c *conn, log
 			log.Debug("websocket read ended", "err", err)
 			select {
 			case <-c.done:
-				// Closed on purpose (a reason was given), or by a
-				// write that failed on the same broken socket.
-				return c.reason == ""
+				// Closed on purpose (a reason was given, or cut for
+				// falling behind), or by a write that failed on the same
+				// broken socket.
+				return c.reason == "" && !c.cut.Load()
 			default:
 				return true
 			}

@@ -396,12 +396,24 @@ func TestDisconnectGrace(t *testing.T) {
 	_ = ws.CloseNow()
 	waitFor("not disconnected after the grace", func() bool { return !connected() && sessions.Host() == nil })
 
+	// An admin's disconnect ends the wait at once.
+	ws = dial(t, srv, s.Token())
+	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
+	_ = ws.CloseNow()
+	time.Sleep(100 * time.Millisecond) // the server notices the drop
+	start := time.Now()
+	sessions.DisconnectConn(s, "bye")
+	waitFor("a disconnect during the grace waited for it", func() bool { return !connected() })
+	if waited := time.Since(start); waited >= grace {
+		t.Fatalf("a disconnect during the grace took %v (the grace is %v)", waited, grace)
+	}
+
 	ws = dial(t, srv, s.Token())
 	readEvent(t, ws, types.EventSystemInit, 5*time.Second)
 	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
+	start = time.Now()
 	waitFor("a clean close waited", func() bool { return !connected() })
 	if waited := time.Since(start); waited >= grace {
 		t.Fatalf("a clean close took %v to disconnect (the grace is %v)", waited, grace)

@@ -263,6 +263,17 @@ describe('NekoClient', () => {
     expect(client.inactiveCursors).toEqual([])
     expect(seen).toHaveLength(4)
 
+    // nobody hosts and implicit hosting is on: a move would take control
+    const sent = ws.messages.length
+    ws.receive('control/host', { has_host: false })
+    ws.receive('system/settings', {
+      ...base.settings,
+      inactive_cursors: true,
+      implicit_hosting: true,
+    })
+    client.pointerMoved({ x: 50, y: 60 }, 5000)
+    expect(ws.messages.length).toBe(sent)
+
     // a malformed list is dropped, not thrown
     ws.receive('session/cursors', { id: 'carol' })
     expect(client.inactiveCursors).toEqual([])

@@ -291,13 +291,16 @@ export class NekoClient {
   }
 
   /**
-   * Our pointer while someone else (or nobody) hosts: with the room's
-   * inactive cursors on and a profile that sends them, it goes out as a
-   * move the server shows to the others instead of applying it.
+   * Our pointer while we do not host: with the room's inactive cursors on
+   * and a profile that sends them, it goes out as a move the server shows
+   * to the others instead of applying it (never when it would make us
+   * host: implicit hosting with nobody hosting).
    */
   pointerMoved(p: Point, now = Date.now()): void {
     if (this.isHost || !this.settings?.inactive_cursors) return
     if (!this.profile?.sends_inactive_cursor) return
+    // with implicit hosting and nobody hosting, a move would take control
+    if (this.hostId === null && this.settings.implicit_hosting) return
     if (now - this.lastInactiveMove < INACTIVE_MOVE_MS) return
     this.lastInactiveMove = now
     this.connection.send(CONTROL_MOVE, { x: Math.round(p.x), y: Math.round(p.y) })
