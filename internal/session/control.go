@@ -42,6 +42,19 @@ func (m *Manager) adminConnected() bool {
 	return false
 }
 
+// MovePointer decides whether a pointer move from s reaches the desktop:
+// the host's does; with implicit hosting and nobody hosting, one from a
+// session that may host does too, without making it host (hovering is
+// not taking control, but its next click lands where it points). Other
+// moves are inactive cursors.
+func (m *Manager) MovePointer(s *Session) bool {
+	host := m.Host()
+	if host == s {
+		return true
+	}
+	return host == nil && m.Settings().ImplicitHosting && m.MayHost(s) == nil
+}
+
 // AuthorizeInput decides whether input from s may reach the desktop: the
 // host's always does; with implicit hosting, a session that may host
 // becomes host by driving while nobody hosts (taking control from a host

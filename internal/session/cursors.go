@@ -56,13 +56,17 @@ func (m *Manager) InactiveCursor(s *Session, x, y int) {
 // expired since the last message, and runs again while any is shown.
 func (m *Manager) flushCursors() {
 	host := m.Host()
+	on := m.Settings().InactiveCursors
 	c := &m.cursors
 	c.mu.Lock()
 	now := time.Now()
 	changed := c.dirty
 	list := make([]types.SessionCursors, 0, len(c.last))
 	for s, p := range c.last {
-		if now.Sub(p.at) > cursorQuiet || s == host || !s.IsConnected() {
+		// Gone: it rested, hosts, left, was deleted, or the room (or its
+		// profile) stopped showing pointers.
+		if now.Sub(p.at) > cursorQuiet || s == host || !on || !s.IsConnected() ||
+			!s.Profile().SendsInactiveCursor || !m.isCurrent(s) {
 			delete(c.last, s)
 			changed = true
 			continue
@@ -96,4 +100,10 @@ func (m *Manager) sendCursors(list []types.SessionCursors) {
 			s.SendRaw(raw)
 		}
 	}
+}
+
+// isCurrent reports whether s is still the manager's session of its id.
+func (m *Manager) isCurrent(s *Session) bool {
+	got, ok := m.Get(s.id)
+	return ok && got == s
 }

@@ -148,6 +148,16 @@ func TestControlRules(t *testing.T) {
 	if err := m.AuthorizeInput(a); !errors.Is(err, ErrNotHost) || m.Host() != u {
 		t.Fatalf("implicit hosting with a host: %v, host %v", err, m.Host())
 	}
+	// Moves: the host's apply, others' are inactive cursors; with nobody
+	// hosting they apply without taking control (hovering is not taking).
+	if !m.MovePointer(u) || m.MovePointer(a) {
+		t.Fatal("moves with a host")
+	}
+	m.SetHost(nil)
+	if !m.MovePointer(a) || m.Host() != nil {
+		t.Fatalf("a move with implicit hosting and nobody hosting: host %v", m.Host())
+	}
+	m.SetHost(u)
 	m.UpdateSettings(a, func(s *types.Settings) { s.PrivateMode = true })
 	if err := m.MayHost(u); !errors.Is(err, ErrPrivateMode) {
 		t.Fatalf("private mode: %v", err)
@@ -371,12 +381,15 @@ func TestInactiveCursorsTogether(t *testing.T) {
 	m.InactiveCursor(a, 1, 1)
 	time.Sleep(3 * cursorFlush)
 	m.InactiveCursor(b, 2, 2) // a rests
-	time.Sleep(3 * cursorFlush)
-	if got := ids(last()); got != "ab" {
-		t.Fatalf("pointers shown %q, want a (resting) and b", got)
+	deadline := time.Now().Add(cursorQuiet / 2)
+	for got := ids(last()); got != "ab"; got = ids(last()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pointers shown %q, want a (resting) and b", got)
+		}
+		time.Sleep(cursorFlush / 5)
 	}
 	// b keeps moving past a's quiet time: a goes, b stays.
-	deadline := time.Now().Add(cursorQuiet + 2*time.Second)
+	deadline = time.Now().Add(cursorQuiet + 2*time.Second)
 	for ids(last()) != "b" {
 		if time.Now().After(deadline) {
 			t.Fatalf("pointers shown %q, want b alone once a rested", ids(last()))

@@ -718,12 +718,13 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 }
 
 func (p *peer) input(m payload.Message) error {
-	if err := p.m.opts.Sessions.AuthorizeInput(p.session); err != nil {
-		if m.Op == payload.OpMove {
+	if m.Op == payload.OpMove {
+		if !p.m.opts.Sessions.MovePointer(p.session) {
 			// Not host: the pointer becomes an inactive cursor.
 			p.m.opts.Sessions.InactiveCursor(p.session, int(m.X), int(m.Y))
 			return nil
 		}
+	} else if err := p.m.opts.Sessions.AuthorizeInput(p.session); err != nil {
 		return err
 	}
 	d := p.m.opts.Desktop

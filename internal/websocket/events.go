@@ -112,7 +112,7 @@ func (h *Handler) inputHandlers() map[types.Event]handlerFunc {
 // move drives the pointer for the host; anyone else's pointer becomes an
 // inactive cursor that others may see.
 func (h *Handler) move(s *session.Session, p *types.ControlPos) error {
-	if err := h.opts.Sessions.AuthorizeInput(s); err != nil {
+	if !h.opts.Sessions.MovePointer(s) {
 		h.opts.Sessions.InactiveCursor(s, p.X, p.Y)
 		return nil
 	}
