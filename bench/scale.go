@@ -62,17 +62,21 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 		return nil, err
 	}
 	defer closeViewers(many)
+	prof := startProfiling(ctx, srv, "scale-joins", time.Second)
+	enc0, _ := readEncoderTotals(ctx, srv.URL)
 	self0, _ := readStat(os.Getpid())
 	srv0, _ := sampleTree(srv.Pid())
 	cpu0, _ := readMachineCPU()
 	t0 := time.Now()
 	keys, err := startViewers(ctx, many)
-	if err != nil {
-		return nil, err
-	}
 	self1, _ := readStat(os.Getpid())
 	srv1, _ := sampleTree(srv.Pid())
 	cpu1, _ := readMachineCPU()
+	enc1, _ := readEncoderTotals(ctx, srv.URL)
+	prof.stop()
+	if err != nil {
+		return nil, err
+	}
 	joinSelf := float64(self1.ticks-self0.ticks) / clockTicks() / time.Since(t0).Seconds() * 100
 	joinSrv := cpuUsage(srv0, srv1)["server"]
 	var decoded, complete, provided, answered, iced, connected, afterDTLS []time.Duration
@@ -119,6 +123,7 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 		ttffRow(fmt.Sprintf("%s to an idle server (%d of them decode)", who, min(n, decodingJoiners)), complete, decoded),
 		{"… of which signal/provide arrived; answer made; ICE connected; DTLS done, p50 / p95", fmt.Sprintf("%s; %s; %s; %s", p50p95(provided), p50p95(answered), p50p95(iced), p50p95(connected)), "", ""},
 		{"… and from DTLS done to the first decodable frame, p50 / p95", p50p95(afterDTLS), "", ""},
+		{"Encoder during the joins: frames; keyframes; KiB", fmt.Sprintf("%.0f; %.0f; %.0f", enc1.frames-enc0.frames, enc1.keyframes-enc0.keyframes, (enc1.bytes-enc0.bytes)/1024), "", ""},
 		{"CPU during the joins: neko; bench process (the viewers); machine busy (of 2 cores)", fmt.Sprintf("%.0f %%; %.0f %%; %.0f %%", joinSrv, joinSelf, cpu1.busySince(cpu0)), "", ""},
 		keys.row(who),
 		{fmt.Sprintf("neko CPU, 1 → %d viewers (non-decoding; %s window)", n, window), fmt.Sprintf("%.0f %% → %.0f %% (×%.2f)%s", cost1.cpu, costN.cpu, cpuRatio, starvedNote), "", verdict("×1.3 at most", cpuRatio <= 1.3 && starved == 0)},

@@ -106,6 +106,9 @@ func startServer(ctx context.Context, bin, dir, name, page string, o serverOpts)
 	if serverDebug {
 		cmd.Env = append(cmd.Env, "NEKO_DEBUG=true")
 	}
+	if profileDir != "" {
+		cmd.Env = append(cmd.Env, "NEKO_SERVER_PPROF=true")
+	}
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

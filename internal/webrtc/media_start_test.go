@@ -64,7 +64,7 @@ func (c *recordingConn) lastAfterProvide(ev types.Event) (json.RawMessage, bool)
 // newViewerManager builds a Manager (loopback ICE) over video and audio,
 // and a connected viewer session whose events conn records; the Manager
 // shuts down at cleanup.
-func newViewerManager(t *testing.T, video, audio Stream) (*Manager, *session.Session, *recordingConn) {
+func newViewerManager(t testing.TB, video, audio Stream) (*Manager, *session.Session, *recordingConn) {
 	t.Helper()
 	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
 	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
