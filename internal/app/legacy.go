@@ -44,7 +44,7 @@ func (a *App) legacyRoutes(ctx context.Context, core *websocket.Handler, members
 		OriginPatterns: originPatterns(cfg.Server.CORS),
 		Logger:         a.log.With("component", "legacy"),
 	})
-	return func(mux *http.ServeMux, _ *api.API) { h.Register(mux) }
+	return h.Register
 }
 
 // legacyBroadcast lets v2 admins start and stop the RTMP broadcast

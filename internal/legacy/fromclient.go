@@ -314,7 +314,7 @@ func (cl *client) kick(id string, ban bool) error {
 	action := actionKick
 	if ban {
 		action = actionBan
-		if err := cl.h.ban(id); err != nil {
+		if err := cl.h.ban(id, cl.s.ID()); err != nil {
 			// Only v2 clients' addresses are known; still kick.
 			cl.log.Debug("legacy: ban by address", "target", id, "err", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/neko-webrtc/neko/internal/api"
 	"github.com/neko-webrtc/neko/internal/member/errs"
 	"github.com/neko-webrtc/neko/internal/session"
 	"github.com/neko-webrtc/neko/pkg/types"
@@ -74,10 +76,10 @@ type Handler struct {
 	ctx  context.Context
 
 	mu     sync.Mutex
-	ips    map[string]string   // session id → client IP, for admin/ban
-	banned map[string]struct{} // IPs
-	acts   map[string]string   // action/target → actor, while the bridge acts
-	kicks  map[string]bool     // sessions an admin is kicking
+	ips    map[string]string // session id → client IP, for admin/ban
+	banned map[string]string // IP → the admin's session that banned it
+	acts   map[string]string // action/target → actor, while the bridge acts
+	kicks  map[string]bool   // sessions an admin is kicking
 }
 
 const (
@@ -92,11 +94,16 @@ func New(ctx context.Context, opts Options) *Handler {
 		opts.Logger = slog.Default()
 	}
 	return &Handler{opts: opts, log: opts.Logger, ctx: ctx,
-		ips: map[string]string{}, banned: map[string]struct{}{}, acts: map[string]string{}, kicks: map[string]bool{}}
+		ips: map[string]string{}, banned: map[string]string{}, acts: map[string]string{}, kicks: map[string]bool{}}
 }
 
-// Register adds GET /ws to mux (the API's extra routes).
-func (h *Handler) Register(mux *http.ServeMux) { mux.Handle("GET /ws", h) }
+// Register adds the v2 routes to mux, the API's (extra routes): the
+// WebSocket at /ws, and the HTTP routes of http.go, which answer through
+// a's error format and reach the v3 endpoints through mux.
+func (h *Handler) Register(mux *http.ServeMux, a *api.API) {
+	mux.Handle("GET /ws", h)
+	h.registerHTTP(mux, a)
+}
 
 // Disconnect reasons and titles the v2 client shows.
 const (
@@ -189,22 +196,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // member already had a session (providers with stable ids), which then
 // outlives this socket.
 func (h *Handler) login(username, password string) (s *session.Session, owned bool, err error) {
+	id, profile, err := h.authenticate(username, password)
+	if err != nil {
+		return nil, false, err
+	}
+	return h.open(id, profile)
+}
+
+// authenticate checks credentials and the profile's right to log in and
+// connect; provider failures are logged, not shown.
+func (h *Handler) authenticate(username, password string) (string, types.MemberProfile, error) {
 	id, profile, err := h.opts.Members.Authenticate(username, password)
 	switch {
 	case errors.Is(err, errs.ErrInvalidCredentials), errors.Is(err, errs.ErrUsernameRequired):
-		return nil, false, err
+		return "", types.MemberProfile{}, err
 	case err != nil:
 		h.log.Error("legacy: member provider failed", "err", err)
-		return nil, false, errors.New("login failed")
+		return "", types.MemberProfile{}, errors.New("login failed")
 	}
 	switch {
 	case !profile.CanLogin:
-		return nil, false, errors.New("login is not allowed for this member")
+		return "", types.MemberProfile{}, errors.New("login is not allowed for this member")
 	case !profile.CanConnect:
-		return nil, false, errors.New("not allowed to connect")
+		return "", types.MemberProfile{}, errors.New("not allowed to connect")
 	}
+	return id, profile, nil
+}
+
+// open creates the session of an authenticated member; owned is false
+// when it already existed.
+func (h *Handler) open(id string, profile types.MemberProfile) (*session.Session, bool, error) {
 	_, existed := h.opts.Sessions.Get(id)
-	s, err = h.opts.Sessions.Create(id, profile)
+	s, err := h.opts.Sessions.Create(id, profile)
 	if err != nil {
 		return nil, false, err
 	}
@@ -284,15 +307,22 @@ func (h *Handler) isBanned(ip string) bool {
 
 // ban refuses further v2 logins from the session's address (in memory, as
 // the reference does).
-func (h *Handler) ban(id string) error {
+func (h *Handler) ban(id, by string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ip, ok := h.ips[id]
 	if !ok {
 		return session.ErrNotFound
 	}
-	h.banned[ip] = struct{}{}
+	h.banned[ip] = by
 	return nil
+}
+
+// bannedBy is a copy of the bans: IP → who banned it.
+func (h *Handler) bannedBy() map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.banned)
 }
 
 // clientIP is the request's address without the port (RemoteAddr is

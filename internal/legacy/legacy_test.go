@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/neko-webrtc/neko/internal/api"
 	"github.com/neko-webrtc/neko/internal/member/multiuser"
 	"github.com/neko-webrtc/neko/internal/session"
 	ws "github.com/neko-webrtc/neko/internal/websocket"
@@ -50,7 +52,7 @@ func newBridge(t *testing.T, origins ...string) *bridge {
 	})
 	h := New(ctx, Options{Sessions: sessions, Members: members, Core: core, OriginPatterns: origins, Logger: log})
 	mux := http.NewServeMux()
-	h.Register(mux)
+	api.New(api.Options{Sessions: sessions, Members: members, Logger: log, Extra: []func(*http.ServeMux, *api.API){h.Register}}).Register(mux)
 	mux.Handle("GET /api/ws", core)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { cancel(); srv.Close() })
@@ -443,6 +445,20 @@ func TestBan(t *testing.T) {
 	boss.wait(EventAdminBan, map[string]any{"target": eveID})
 	again := b.v2(t, "eve", "neko")
 	again.wait(EventSystemDisconnect, map[string]any{"title": "banned ip", "message": "you are banned"})
+
+	// /stats names who banned the address; here the caller is banned too.
+	if by := b.legacy.bannedBy()["127.0.0.1"]; by != b.find(t, "boss") {
+		t.Fatalf("banned by %q", by)
+	}
+	resp, err := http.Get(b.srv.URL + "/stats?pwd=admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "banned ip") {
+		t.Fatalf("/stats from a banned address: %d %s", resp.StatusCode, body)
+	}
 }
 
 func TestOrigin(t *testing.T) {
