@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newVersion(), newConfig(), newPassword())
+	root.AddCommand(newServe(), newVersion(), newConfig(), newPassword(), newHealth())
 	return root
 }
 
