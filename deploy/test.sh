@@ -32,6 +32,9 @@ step "go test -race (unit, integration, end-to-end)"
 # contention (and display-number races) without saving much time.
 go test -race -count=1 -p 1 -timeout 25m ./...
 
+step "go benchmarks: one iteration each (they still run; figures come from make bench)"
+go test -run '^$' -bench . -benchtime 1x -count=1 ./...
+
 step "fuzz: client-input parsers (short runs; make fuzz FUZZTIME=5m for longer)"
 make fuzz FUZZTIME=5s
 

@@ -42,7 +42,7 @@ func BenchmarkStateFanout500(b *testing.B) {
 	var wg sync.WaitGroup
 	got := make(chan struct{}, clients*4)
 	for i := 0; i < clients; i++ {
-		s, err := sessions.Create(fmt.Sprintf("client%03d", i), types.MemberProfile{Name: "c", CanConnect: true})
+		s, err := sessions.Create(fmt.Sprintf("client%03d", i), types.MemberProfile{Name: "c", CanLogin: true, CanConnect: true})
 		if err != nil {
 			b.Fatal(err)
 		}
