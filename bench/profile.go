@@ -65,7 +65,7 @@ func (p *profiling) stop() {
 
 // fetchProfile saves neko's CPU profile over the next d.
 func fetchProfile(ctx context.Context, base string, d time.Duration, path string) error {
-	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, max(1, int(d.Round(time.Second)/time.Second)))
+	u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(base, "/"), max(1, int(d.Round(time.Second)/time.Second)))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func fetchProfile(ctx context.Context, base string, d time.Duration, path string
 type encoderTotals struct{ frames, keyframes, bytes float64 }
 
 func readEncoderTotals(ctx context.Context, base string) (encoderTotals, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/metrics", nil)
 	if err != nil {
 		return encoderTotals{}, err
 	}

@@ -63,7 +63,7 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 	}
 	defer closeViewers(many)
 	prof := startProfiling(ctx, srv, "scale-joins", time.Second)
-	enc0, _ := readEncoderTotals(ctx, srv.URL)
+	enc0, encErr := readEncoderTotals(ctx, srv.URL)
 	self0, _ := readStat(os.Getpid())
 	srv0, _ := sampleTree(srv.Pid())
 	cpu0, _ := readMachineCPU()
@@ -72,7 +72,11 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 	self1, _ := readStat(os.Getpid())
 	srv1, _ := sampleTree(srv.Pid())
 	cpu1, _ := readMachineCPU()
-	enc1, _ := readEncoderTotals(ctx, srv.URL)
+	enc1, err1 := readEncoderTotals(ctx, srv.URL)
+	encoded := fmt.Sprintf("%.0f; %.0f; %.0f", enc1.frames-enc0.frames, enc1.keyframes-enc0.keyframes, (enc1.bytes-enc0.bytes)/1024)
+	if err := errors.Join(encErr, err1); err != nil {
+		encoded = "unknown: " + err.Error()
+	}
 	prof.stop()
 	if err != nil {
 		return nil, err
@@ -123,7 +127,7 @@ func benchScale(ctx context.Context, bin, dir string, n int, window time.Duratio
 		ttffRow(fmt.Sprintf("%s to an idle server (%d of them decode)", who, min(n, decodingJoiners)), complete, decoded),
 		{"… of which signal/provide arrived; answer made; ICE connected; DTLS done, p50 / p95", fmt.Sprintf("%s; %s; %s; %s", p50p95(provided), p50p95(answered), p50p95(iced), p50p95(connected)), "", ""},
 		{"… and from DTLS done to the first decodable frame, p50 / p95", p50p95(afterDTLS), "", ""},
-		{"Encoder during the joins: frames; keyframes; KiB", fmt.Sprintf("%.0f; %.0f; %.0f", enc1.frames-enc0.frames, enc1.keyframes-enc0.keyframes, (enc1.bytes-enc0.bytes)/1024), "", ""},
+		{"Encoder during the joins: frames; keyframes; KiB", encoded, "", ""},
 		{"CPU during the joins: neko; bench process (the viewers); machine busy (of 2 cores)", fmt.Sprintf("%.0f %%; %.0f %%; %.0f %%", joinSrv, joinSelf, cpu1.busySince(cpu0)), "", ""},
 		keys.row(who),
 		{fmt.Sprintf("neko CPU, 1 → %d viewers (non-decoding; %s window)", n, window), fmt.Sprintf("%.0f %% → %.0f %% (×%.2f)%s", cost1.cpu, costN.cpu, cpuRatio, starvedNote), "", verdict("×1.3 at most", cpuRatio <= 1.3 && starved == 0)},

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,9 +18,9 @@ import (
 )
 
 // newHealth is the container health check: it asks the server that the
-// same configuration (flags, NEKO_* variables, file) describes for its
-// /health, so a changed server.bind, path prefix or TLS needs no change
-// to the check.
+// same NEKO_* variables and configuration file describe for its /health,
+// so a changed server.bind, path prefix or TLS needs no change to the
+// check. (Flags given to serve are not seen; pass them to health too.)
 func newHealth() *cobra.Command {
 	v := viper.New()
 	var timeout time.Duration
@@ -63,17 +65,26 @@ func healthURL(cfg config.Server) (string, error) {
 	if cfg.Cert != "" {
 		scheme = "https"
 	}
+	if _, err := strconv.Atoi(port); err != nil {
+		// A service name, as net.Listen accepts ("http").
+		n, err := net.LookupPort("tcp", port)
+		if err != nil {
+			return "", fmt.Errorf("server.bind %q: %w", cfg.Bind, err)
+		}
+		port = strconv.Itoa(n)
+	}
 	prefix := cfg.PathPrefix
 	if prefix == "" {
 		prefix = "/"
 	}
-	return scheme + "://" + net.JoinHostPort(host, port) + prefix + "health", nil
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port), Path: prefix + "health"}
+	return u.String(), nil
 }
 
 func probeHealth(ctx context.Context, u string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("health: %w", err)
 	}
 	// The certificate names the public host, not the address asked here;
 	// the check is about the server answering, not about who it is.

@@ -20,6 +20,7 @@ func TestHealthURL(t *testing.T) {
 		{config.Server{Bind: "[::]:8443", Cert: "c.pem", PathPrefix: "/"}, "https://127.0.0.1:8443/health"},
 		{config.Server{Bind: "10.1.2.3:80"}, "http://10.1.2.3:80/health"},
 		{config.Server{Bind: "[::1]:8080", PathPrefix: "/"}, "http://[::1]:8080/health"},
+		{config.Server{Bind: "localhost:http", PathPrefix: "/a b/"}, "http://localhost:80/a%20b/health"},
 	} {
 		got, err := healthURL(tc.cfg)
 		if err != nil || got != tc.want {

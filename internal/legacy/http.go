@@ -2,27 +2,34 @@ package legacy
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/neko-webrtc/neko/internal/api"
 	"github.com/neko-webrtc/neko/internal/session"
-	"github.com/neko-webrtc/neko/pkg/types"
 )
 
 // The v2 HTTP routes. v2 had no sessions: each request carries the
 // credentials in its query (?usr=&pwd=; the v2 client sends only pwd).
 // /stats is answered from the session manager; /screenshot.jpg and /file
 // run the v3 endpoints (/api/room/screen/shot.jpg, /api/filetransfer) in
-// process, as a session of those credentials, so their checks and events
-// are the v3 ones. A session the request had to create ends with it.
+// process, as the member's session if it has one, else as a transient
+// session that nobody else sees (the reference logs in and out for each
+// request, announcing a session that lives for one request).
 
-// v2Username names the transient session of a request without ?usr=
-// (multiuser needs a name; the v2 client never sends one).
+// v2Username names a request without ?usr= (multiuser needs a name; the
+// v2 client never sends one).
 const v2Username = "v2"
 
+// Who may use a route.
+const (
+	anyMember = false
+	adminOnly = true
+)
+
+// registerHTTP adds the v2 HTTP routes; the v3 endpoints they run are
+// reached through mux, errors are answered in a's format.
 func (h *Handler) registerHTTP(mux *http.ServeMux, a *api.API) {
 	mux.Handle("GET /stats", a.Public(h.stats))
 	mux.Handle("GET /screenshot.jpg", a.Public(func(w http.ResponseWriter, r *http.Request) error {
@@ -30,7 +37,7 @@ func (h *Handler) registerHTTP(mux *http.ServeMux, a *api.API) {
 		if quality := r.URL.Query().Get("quality"); quality != "" {
 			q.Set("quality", quality)
 		}
-		return h.asV3(mux, w, r, true, http.MethodGet, "/api/room/screen/shot.jpg", q)
+		return h.asV3(mux, w, r, adminOnly, http.MethodGet, "/api/room/screen/shot.jpg", q)
 	}))
 	file := func(method string) http.Handler {
 		return a.Public(func(w http.ResponseWriter, r *http.Request) error {
@@ -38,7 +45,7 @@ func (h *Handler) registerHTTP(mux *http.ServeMux, a *api.API) {
 			if name := r.URL.Query().Get("filename"); name != "" {
 				q.Set("filename", name)
 			}
-			return h.asV3(mux, w, r, false, method, "/api/filetransfer", q)
+			return h.asV3(mux, w, r, anyMember, method, "/api/filetransfer", q)
 		})
 	}
 	mux.Handle("GET /file", file(http.MethodGet))
@@ -46,11 +53,14 @@ func (h *Handler) registerHTTP(mux *http.ServeMux, a *api.API) {
 	mux.Handle("DELETE /file", file(http.MethodDelete))
 }
 
-// credentials authenticates a v2 HTTP request, refusing banned addresses
-// and, when admin is set, non-admins (with the reference's statuses).
-func (h *Handler) credentials(r *http.Request, admin bool) (string, types.MemberProfile, error) {
+// member authenticates a v2 HTTP request: banned addresses and wrong
+// credentials are refused (403, as the reference answers), and so are
+// non-admins when admin is set (401). The session is the member's own
+// when it has one (providers with stable ids), so its current profile
+// counts and nothing about it changes; otherwise a transient one.
+func (h *Handler) member(r *http.Request, admin bool) (*session.Session, error) {
 	if h.isBanned(clientIP(r)) {
-		return "", types.MemberProfile{}, api.Error(http.StatusForbidden, "banned ip")
+		return nil, api.Error(http.StatusForbidden, "banned ip")
 	}
 	q := r.URL.Query()
 	username := q.Get("usr")
@@ -59,40 +69,37 @@ func (h *Handler) credentials(r *http.Request, admin bool) (string, types.Member
 	}
 	id, profile, err := h.authenticate(username, q.Get("pwd"))
 	if err != nil {
-		return "", types.MemberProfile{}, api.Error(http.StatusForbidden, err.Error())
+		return nil, &api.HTTPError{Code: http.StatusForbidden, Msg: err.Error(), Err: err}
 	}
-	if admin && !profile.IsAdmin {
-		return "", types.MemberProfile{}, api.Error(http.StatusUnauthorized, "bad authorization")
+	s, ok := h.opts.Sessions.Get(id)
+	if !ok {
+		if s, err = h.opts.Sessions.Transient(id, profile); err != nil {
+			return nil, &api.HTTPError{Code: http.StatusForbidden, Msg: err.Error(), Err: err}
+		}
 	}
-	return id, profile, nil
+	if admin && !s.Profile().IsAdmin {
+		return nil, api.Error(http.StatusUnauthorized, "bad authorization")
+	}
+	return s, nil
 }
 
-// asV3 serves r as the v3 request method path?query of a session with r's
-// credentials: the v3 handler answers (status, headers and body). A body
-// (an upload) passes through; cookies do not, so a v3 session the browser
-// also has cannot stand in for the credentials.
+// asV3 serves r as the v3 request method path?query of r's member: the
+// v3 handler answers (status, headers and body). A body (an upload)
+// passes through, a HEAD stays a HEAD; cookies and the credentials do
+// not, so only the member's session is in play.
 func (h *Handler) asV3(mux *http.ServeMux, w http.ResponseWriter, r *http.Request, admin bool, method, path string, query url.Values) error {
-	id, profile, err := h.credentials(r, admin)
+	s, err := h.member(r, admin)
 	if err != nil {
 		return err
 	}
-	s, owned, err := h.open(id, profile)
-	if err != nil {
-		return api.Error(http.StatusForbidden, err.Error())
+	inner := r.Clone(api.WithSession(r.Context(), s))
+	if method != http.MethodGet || r.Method != http.MethodHead {
+		inner.Method = method
 	}
-	if owned {
-		defer func() {
-			if err := h.opts.Sessions.Delete(s.ID()); err != nil && !errors.Is(err, session.ErrNotFound) {
-				h.log.Warn("legacy: delete session", "err", err)
-			}
-		}()
-	}
-	inner := r.Clone(r.Context())
-	inner.Method = method
 	inner.URL = &url.URL{Path: path, RawQuery: query.Encode()}
 	inner.RequestURI = inner.URL.RequestURI()
 	inner.Header.Del("Cookie")
-	inner.Header.Set("Authorization", "Bearer "+s.Token())
+	inner.Header.Del("Authorization")
 	mux.ServeHTTP(w, inner)
 	return nil
 }
@@ -114,12 +121,12 @@ type v2Stats struct {
 }
 
 // stats answers GET /stats (admins): who is connected, the host, locks
-// and bans, and the room's timestamps. Checking it creates no session.
+// and bans, and the room's timestamps.
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := h.credentials(r, true); err != nil {
+	if _, err := h.member(r, adminOnly); err != nil {
 		return err
 	}
-	st := v2Stats{Members: []member{}, Locked: map[string]string{}}
+	st := v2Stats{Members: []member{}, Locked: map[string]string{}, Banned: h.bannedBy()}
 	for _, s := range h.opts.Sessions.List() {
 		if s.APIOnly() || !s.State().IsConnected {
 			continue
@@ -138,8 +145,12 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) error {
 	}
 	st.ControlProtection = settings.ControlProtection
 	st.ImplicitControl = settings.ImplicitHosting
-	st.Banned = h.bannedBy()
+	body, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	return json.NewEncoder(w).Encode(st)
+	_, _ = w.Write(append(body, '\n'))
+	return nil
 }

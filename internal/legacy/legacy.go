@@ -200,11 +200,20 @@ func (h *Handler) login(username, password string) (s *session.Session, owned bo
 	if err != nil {
 		return nil, false, err
 	}
-	return h.open(id, profile)
+	if !profile.CanConnect {
+		return nil, false, errors.New("not allowed to connect")
+	}
+	_, existed := h.opts.Sessions.Get(id)
+	if s, err = h.opts.Sessions.Create(id, profile); err != nil {
+		return nil, false, err
+	}
+	return s, !existed, nil
 }
 
-// authenticate checks credentials and the profile's right to log in and
-// connect; provider failures are logged, not shown.
+// authenticate checks credentials and the profile's right to log in (the
+// socket also needs can_connect; the HTTP routes do not, as with the
+// reference, which logs them in over /api/login); provider failures are
+// logged, not shown.
 func (h *Handler) authenticate(username, password string) (string, types.MemberProfile, error) {
 	id, profile, err := h.opts.Members.Authenticate(username, password)
 	switch {
@@ -214,24 +223,10 @@ func (h *Handler) authenticate(username, password string) (string, types.MemberP
 		h.log.Error("legacy: member provider failed", "err", err)
 		return "", types.MemberProfile{}, errors.New("login failed")
 	}
-	switch {
-	case !profile.CanLogin:
+	if !profile.CanLogin {
 		return "", types.MemberProfile{}, errors.New("login is not allowed for this member")
-	case !profile.CanConnect:
-		return "", types.MemberProfile{}, errors.New("not allowed to connect")
 	}
 	return id, profile, nil
-}
-
-// open creates the session of an authenticated member; owned is false
-// when it already existed.
-func (h *Handler) open(id string, profile types.MemberProfile) (*session.Session, bool, error) {
-	_, existed := h.opts.Sessions.Get(id)
-	s, err := h.opts.Sessions.Create(id, profile)
-	if err != nil {
-		return nil, false, err
-	}
-	return s, !existed, nil
 }
 
 func (h *Handler) signalRequest() json.RawMessage {

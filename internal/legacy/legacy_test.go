@@ -34,6 +34,18 @@ type bridge struct {
 // plugin (the real one is in the whole-stack test).
 func newBridge(t *testing.T, origins ...string) *bridge {
 	t.Helper()
+	members := multiuser.New(multiuser.Options{
+		AdminPassword: "admin", UserPassword: "neko",
+		AdminProfile: types.MemberProfile{IsAdmin: true, CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true},
+		UserProfile:  types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true},
+	})
+	return newBridgeWith(t, members, nil, origins...)
+}
+
+// newBridgeWith is newBridge with another member provider and more API
+// routes (plugins).
+func newBridgeWith(t *testing.T, members Members, extra func(*session.Manager) []func(*http.ServeMux, *api.API), origins ...string) *bridge {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sessions := session.New(session.Options{Settings: types.Settings{HeartbeatInterval: 10, MercifulReconnect: true}})
 	log := slog.New(slog.DiscardHandler)
@@ -45,14 +57,13 @@ func newBridge(t *testing.T, origins ...string) *bridge {
 		Extra:    map[types.Event]ws.HandlerFunc{types.EventChatMessage: fakeChat(sessions)},
 		Logger:   log,
 	})
-	members := multiuser.New(multiuser.Options{
-		AdminPassword: "admin", UserPassword: "neko",
-		AdminProfile: types.MemberProfile{IsAdmin: true, CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true},
-		UserProfile:  types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true, CanHost: true},
-	})
 	h := New(ctx, Options{Sessions: sessions, Members: members, Core: core, OriginPatterns: origins, Logger: log})
 	mux := http.NewServeMux()
-	api.New(api.Options{Sessions: sessions, Members: members, Logger: log, Extra: []func(*http.ServeMux, *api.API){h.Register}}).Register(mux)
+	routes := []func(*http.ServeMux, *api.API){h.Register}
+	if extra != nil {
+		routes = append(routes, extra(sessions)...)
+	}
+	api.New(api.Options{Sessions: sessions, Logger: log, Extra: routes}).Register(mux)
 	mux.Handle("GET /api/ws", core)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { cancel(); srv.Close() })

@@ -137,6 +137,19 @@ func (m *Manager) Create(id string, profile types.MemberProfile) (*Session, erro
 	return s, nil
 }
 
+// Transient makes a session for a single request of a member that logs in
+// with every request (the v2 HTTP routes): it is not listed, saved or
+// announced, has no token, and is forgotten with the request. Locked
+// logins refuse non-admins, as Create does.
+func (m *Manager) Transient(id string, profile types.MemberProfile) (*Session, error) {
+	if m.Settings().LockedLogins && !profile.IsAdmin {
+		return nil, ErrLoginLocked
+	}
+	s := &Session{id: id, manager: m, profile: profile}
+	s.state.NotConnectedSince = stamp()
+	return s, nil
+}
+
 // Delete removes a session, closing its connection.
 func (m *Manager) Delete(id string) error {
 	m.mu.Lock()

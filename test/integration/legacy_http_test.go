@@ -48,7 +48,7 @@ func v2Request(t *testing.T, s *stack.Stack, method, path string, query url.Valu
 // /screenshot.jpg is a JPEG of the real X screen; /file lists nothing but
 // uploads, downloads and deletes files with the v3 file transfer's
 // permissions (users may download here, not delete). None of them leaves
-// a session behind.
+// a session behind or announces one.
 func TestLegacyHTTPRoutes(t *testing.T) {
 	dir := t.TempDir()
 	s := stack.Start(t, map[string]any{
@@ -68,6 +68,7 @@ func TestLegacyHTTPRoutes(t *testing.T) {
 		return len(list)
 	}
 	before := sessionsNow()
+	created := admin.Subscribe(types.EventSessionCreated)
 
 	pwd := func(p string) url.Values { return url.Values{"pwd": {p}} }
 	messageOf := func(body []byte) string {
@@ -168,8 +169,14 @@ func TestLegacyHTTPRoutes(t *testing.T) {
 		t.Fatalf("GET /file with a wrong password: %d %s", code, body)
 	}
 
-	// The requests' own sessions are gone.
+	// The requests ran as transient sessions: none is left, none was
+	// announced.
 	if after := sessionsNow(); after != before {
 		t.Fatalf("%d sessions before the v2 requests, %d after", before, after)
+	}
+	select {
+	case raw := <-created:
+		t.Fatalf("a v2 request was announced: session/created %s", raw)
+	default:
 	}
 }
