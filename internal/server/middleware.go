@@ -38,15 +38,19 @@ func cors(allowed []string, next http.Handler) http.Handler {
 	})
 }
 
-// realIP replaces RemoteAddr with the client address from X-Forwarded-For
-// or X-Real-IP, only when server.proxy says a trusted proxy sets them.
+// realIP replaces RemoteAddr with the client address from X-Real-IP or
+// else X-Forwarded-For, only when server.proxy says a trusted proxy sets
+// them. X-Real-IP comes first: a proxy sets it to the address it saw,
+// while one that appends to X-Forwarded-For (nginx's
+// $proxy_add_x_forwarded_for) keeps whatever the client wrote at the
+// front, which would let a banned client pick another address.
 func realIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := ""
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			ip = strings.TrimSpace(strings.Split(xff, ",")[0])
-		} else if xr := r.Header.Get("X-Real-IP"); xr != "" {
+		if xr := r.Header.Get("X-Real-IP"); xr != "" {
 			ip = strings.TrimSpace(xr)
+		} else if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			ip = strings.TrimSpace(strings.Split(xff, ",")[0])
 		}
 		if parsed := net.ParseIP(ip); parsed != nil {
 			r.RemoteAddr = net.JoinHostPort(parsed.String(), "0")
