@@ -49,7 +49,7 @@ func run() int {
 	only := flag.String("run", "latency,firstframe,scale,fps", "benchmarks to run, comma-separated: latency, firstframe, scale, fps")
 	flag.BoolVar(&verbose, "v", false, "print every sample to stderr")
 	flag.BoolVar(&serverDebug, "server-debug", false, "run the servers with debug logging (see -logs)")
-	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of neko and of the bench process during the concurrent joins into this directory")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of neko and of the bench process during the concurrent joins into this directory (the CPU rows of that run are then not comparable)")
 	flag.Parse()
 	selected := strings.Split(*only, ",")
 	for _, id := range selected {
