@@ -187,19 +187,32 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	a.wireCursor()
-	a.sessions.OnDisconnected(a.webrtc.Close)
+	// A peer outlives its session's socket (the reference keeps it: a
+	// client whose socket reconnects keeps its picture); it ends with its
+	// transport, a new request, or the session.
 	a.sessions.OnDeleted(a.webrtc.Close)
-	// Private mode: only admins may watch, including those already
-	// watching (the session manager ends a non-admin's control).
+	// Private mode: non-admins keep their peers but get no media (paused,
+	// as in the reference); the session manager ends a non-admin's
+	// control.
 	a.sessions.OnSettingsChanged(func(prev, next types.Settings) {
-		if !next.PrivateMode || prev.PrivateMode {
+		if prev.PrivateMode == next.PrivateMode {
 			return
 		}
 		for _, s := range a.sessions.List() {
-			if !s.Profile().IsAdmin && s.State().IsWatching {
-				a.webrtc.Close(s)
-				s.Send(types.EventSignalClose, types.NullPayload)
-			}
+			a.webrtc.SetPaused(s, next.PrivateMode && !s.Profile().IsAdmin)
+		}
+	})
+	a.sessions.OnProfileChanged(func(s *session.Session, _, next types.MemberProfile) {
+		a.webrtc.SetPaused(s, a.sessions.Settings().PrivateMode && !next.IsAdmin)
+		// A profile that may no longer watch ends the media a second
+		// later (the reference's delay: the client has the profile
+		// change first).
+		if (!next.CanWatch || !next.CanLogin || !next.CanConnect) && s.State().IsWatching {
+			time.AfterFunc(time.Second, func() {
+				if p := s.Profile(); !p.CanWatch || !p.CanLogin || !p.CanConnect {
+					a.webrtc.End(s)
+				}
+			})
 		}
 	})
 

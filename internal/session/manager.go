@@ -54,6 +54,7 @@ type Manager struct {
 	disconnectListeners []func(s *Session)
 	deleteListeners     []func(s *Session)
 	settingsListeners   []func(prev, next types.Settings)
+	profileListeners    []func(s *Session, prev, next types.MemberProfile)
 }
 
 // New builds the manager; Restore then loads session.file when set.
@@ -93,6 +94,14 @@ func (m *Manager) OnHostChanged(fn func(host, prev *Session)) {
 func (m *Manager) OnDisconnected(fn func(s *Session)) {
 	m.mu.Lock()
 	m.disconnectListeners = append(m.disconnectListeners, fn)
+	m.mu.Unlock()
+}
+
+// OnProfileChanged registers fn to run after a session's profile changes
+// (UpdateProfile).
+func (m *Manager) OnProfileChanged(fn func(s *Session, prev, next types.MemberProfile)) {
+	m.mu.Lock()
+	m.profileListeners = append(m.profileListeners, fn)
 	m.mu.Unlock()
 }
 
@@ -318,11 +327,8 @@ func (m *Manager) Disconnect(s *Session, conn Conn) {
 	s.state.IsConnected = false
 	s.state.NotConnectedSince = stamp()
 	s.state.ConnectedSince = nil
-	if s.state.IsWatching {
-		s.state.IsWatching = false
-		s.state.NotWatchingSince = stamp()
-		s.state.WatchingSince = nil
-	}
+	// Watching is the media's state: the peer outlives the socket (a
+	// client that reconnects keeps its picture) and reports when it ends.
 	s.mu.Unlock()
 
 	m.mu.RLock()

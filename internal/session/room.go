@@ -15,6 +15,7 @@ func (m *Manager) UpdateProfile(id string, p types.MemberProfile) error {
 		return ErrNotFound
 	}
 	s.mu.Lock()
+	prev := s.profile
 	s.profile = p
 	s.mu.Unlock()
 	m.save()
@@ -24,6 +25,12 @@ func (m *Manager) UpdateProfile(id string, p types.MemberProfile) error {
 	}
 	if !p.CanConnect || !p.CanLogin {
 		m.DisconnectConn(s, "your profile no longer allows this connection")
+	}
+	m.mu.RLock()
+	listeners := append([]func(*Session, types.MemberProfile, types.MemberProfile){}, m.profileListeners...)
+	m.mu.RUnlock()
+	for _, l := range listeners {
+		l(s, prev, p)
 	}
 	return nil
 }

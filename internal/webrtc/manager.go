@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -213,7 +214,8 @@ func (m *Manager) selectVideo(sel *types.VideoSelector) (*source, error) {
 	}
 	exact := m.byID[sel.ID]
 	idx := m.videoIndex(sel.ID)
-	switch sel.Type {
+	// The reference reads the type in any case.
+	switch strings.ToLower(sel.Type) {
 	case "", "exact", "best":
 		if exact != nil {
 			return exact, nil
@@ -254,7 +256,9 @@ func (m *Manager) Request(s *session.Session, req types.SignalRequest) error {
 	delete(m.peers, s)
 	m.mu.Unlock()
 	if old != nil {
-		old.close(false)
+		// Replaced, not ended: the session goes on watching through
+		// the new peer, so nobody is told it stopped.
+		old.end(false, false)
 	}
 
 	p, err := m.newPeer(s, req)
@@ -354,6 +358,37 @@ func (m *Manager) Close(s *session.Session) {
 	if p != nil {
 		p.close(false)
 	}
+}
+
+// End closes s's peer, if it has one, and tells the client with
+// signal/close (its profile may no longer watch).
+func (m *Manager) End(s *session.Session) {
+	m.mu.Lock()
+	p := m.peers[s]
+	delete(m.peers, s)
+	m.mu.Unlock()
+	if p != nil {
+		p.close(true)
+	}
+}
+
+// SetPaused pauses or resumes the media of s's peer, if it has one: a
+// paused peer stays connected (data channel, signalling) but gets no
+// video or audio, and what the client asked for (qualities, on/off) is
+// kept for when it resumes. Private mode pauses non-admins, as the
+// reference does.
+func (m *Manager) SetPaused(s *session.Session, paused bool) {
+	m.mu.Lock()
+	p := m.peers[s]
+	m.mu.Unlock()
+	if p != nil {
+		p.setPaused(paused)
+	}
+}
+
+// privateFor reports whether private mode keeps media from s.
+func (m *Manager) privateFor(s *session.Session) bool {
+	return m.opts.Sessions != nil && m.opts.Sessions.Settings().PrivateMode && !s.Profile().IsAdmin
 }
 
 // removed is called by a peer that ended by itself.

@@ -60,12 +60,15 @@ type peer struct {
 	videoDisabled bool
 	auto          bool // quality follows the bandwidth estimate
 	audioDisabled bool
-	pending       []webrtc.ICECandidateInit // arrived before the remote description
-	hasRemote     bool
-	closed        bool
-	connected     bool
-	webcam        RTPPlayer   // the client's camera being played, if any
-	restarting    *time.Timer // ICE restart after failure, until connected
+	// paused keeps all media from the viewer whatever it asked for
+	// (private mode for non-admins); the asked-for state is kept.
+	paused     bool
+	pending    []webrtc.ICECandidateInit // arrived before the remote description
+	hasRemote  bool
+	closed     bool
+	connected  bool
+	webcam     RTPPlayer   // the client's camera being played, if any
+	restarting *time.Timer // ICE restart after failure, until connected
 }
 
 func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, error) {
@@ -95,6 +98,9 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		return nil, fmt.Errorf("webrtc: new peer: %w", err)
 	}
 	p := &peer{m: m, session: s, log: m.log.With("session_id", s.ID()), pc: pc, bwe: bwe, done: make(chan struct{}), provided: make(chan struct{})}
+	// In private mode a non-admin gets a connected peer without media
+	// (the reference pauses it), so capture is not even started for it.
+	p.paused = m.privateFor(s)
 	fail := func(err error) (*peer, error) {
 		p.closeTracks()
 		_ = pc.Close()
@@ -351,7 +357,7 @@ func (p *peer) applyVideo(id string, disabled bool) error {
 // applyVideoCut is applyVideo; with cut the old quality stops at once
 // instead of at the new one's first keyframe.
 func (p *peer) applyVideoCut(id string, disabled, cut bool) error {
-	if disabled {
+	if disabled || p.isPaused() {
 		p.video.clearSource()
 		return nil
 	}
@@ -396,7 +402,7 @@ func (p *peer) resolveAudio(req types.SignalAudioRequest) func() bool {
 		if p.audio == nil {
 			return true
 		}
-		if disabled {
+		if disabled || p.isPaused() {
 			p.audio.clearSource()
 			return true
 		}
@@ -414,10 +420,45 @@ func (p *peer) resolveAudio(req types.SignalAudioRequest) func() bool {
 	}
 }
 
+func (p *peer) isPaused() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.paused
+}
+
+// setPaused pauses or resumes the peer's media (Manager.SetPaused). On
+// resume each track starts again at a keyframe, as on a quality switch.
+func (p *peer) setPaused(paused bool) {
+	p.mu.Lock()
+	if p.paused == paused || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.paused = paused
+	p.mu.Unlock()
+	p.log.Info("media paused", "paused", paused)
+	if p.video != nil {
+		p.videoMu.Lock()
+		p.mu.Lock()
+		id, disabled := p.videoID, p.videoDisabled
+		p.mu.Unlock()
+		if err := p.applyVideo(id, disabled); err != nil {
+			p.log.Error("video capture failed", "err", err)
+		}
+		p.videoMu.Unlock()
+	}
+	p.audioMu.Lock()
+	p.resolveAudio(types.SignalAudioRequest{})()
+	p.audioMu.Unlock()
+}
+
 func (p *peer) videoState() types.SignalVideo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return types.SignalVideo{Disabled: p.videoDisabled, ID: p.videoID, Video: p.videoID, Auto: p.auto}
+	// A passive estimator only reports what it would do (the log), so the
+	// client is told, as by the reference, that nothing switches for it.
+	auto := p.auto && !p.m.opts.Config.Estimator.Passive
+	return types.SignalVideo{Disabled: p.videoDisabled, ID: p.videoID, Video: p.videoID, Auto: auto}
 }
 
 func (p *peer) audioState() types.SignalAudio {
@@ -764,7 +805,11 @@ func (p *peer) closeTracks() {
 
 // close ends the peer once. notify tells the client with signal/close,
 // which it answers by requesting a new peer.
-func (p *peer) close(notify bool) {
+func (p *peer) close(notify bool) { p.end(notify, true) }
+
+// end is close; unwatch also records that the session stopped watching,
+// which a peer replaced by a newer one of the same session does not.
+func (p *peer) end(notify, unwatch bool) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -791,7 +836,9 @@ func (p *peer) close(notify bool) {
 	// Closing the tracks releases their capture streams.
 	p.closeTracks()
 	go func() { _ = p.pc.Close() }()
-	p.m.opts.Sessions.SetWatching(p.session, false)
+	if unwatch {
+		p.m.opts.Sessions.SetWatching(p.session, false)
+	}
 	if notify {
 		p.session.Send(types.EventSignalClose, types.NullPayload)
 	}

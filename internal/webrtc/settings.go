@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -23,6 +24,12 @@ type network struct {
 	closers []func() error
 }
 
+const (
+	iceDisconnectedTimeout = 4 * time.Second
+	iceFailedTimeout       = 6 * time.Second
+	iceKeepaliveInterval   = 2 * time.Second
+)
+
 func newNetwork(cfg config.WebRTC, bindLoopback bool, publicIP netip.Addr, tnet transport.Net, log *slog.Logger) (*network, error) {
 	n := &network{}
 	se := &n.se
@@ -38,6 +45,17 @@ func newNetwork(cfg config.WebRTC, bindLoopback bool, publicIP netip.Addr, tnet 
 	// the peer's credentials, so it would only cost a round trip on every
 	// join, when many viewers connect at once.
 	se.SetDTLSInsecureSkipHelloVerify(true)
+	// When a client renegotiates with its own offer (to send its camera
+	// or microphone) the server stays the DTLS server it was: Safari on
+	// iOS fails the renegotiation ("Failed to set SSL role") if the
+	// answer flips the role, as the reference notes.
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, fmt.Errorf("webrtc: dtls role: %w", err)
+	}
+	// The reference's ICE timeouts: a viewer whose network went away is
+	// noticed in 4 s and given up (or restarted, see onFailed) after 6,
+	// not pion's 25.
+	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepaliveInterval)
 
 	var loopback, public []string
 	for _, ip := range cfg.NAT1To1 {

@@ -81,9 +81,6 @@ func (h *Handler) signalRequest(s *session.Session, p *types.SignalRequest) erro
 	if !prof.CanWatch {
 		return errCannotWatch
 	}
-	if h.opts.Sessions.Settings().PrivateMode && !prof.IsAdmin {
-		return errCannotWatch
-	}
 	if h.opts.WebRTC == nil {
 		return errNoWebRTC
 	}
