@@ -218,6 +218,22 @@ describe('NekoClient', () => {
     expect(client.screenSize).toEqual({ width: 1280, height: 720, rate: 60 })
   })
 
+  it('knows when private mode withholds the media from us', () => {
+    const { client } = setup()
+    const base = init()
+    const ws = connect(client)
+    expect(client.privateMode).toBe(false)
+    ws.receive('system/settings', { id: 'bob', ...base.settings, private_mode: true })
+    expect(client.privateMode).toBe(true)
+    // admins still see the screen
+    ws.receive('session/profile', { id: 'me', ...profile('alice'), is_admin: true })
+    expect(client.privateMode).toBe(false)
+    ws.receive('session/profile', { id: 'me', ...profile('alice') })
+    expect(client.privateMode).toBe(true)
+    ws.receive('system/settings', { id: 'bob', ...base.settings, private_mode: false })
+    expect(client.privateMode).toBe(false)
+  })
+
   it('shows inactive cursors of others and sends ours while not hosting', () => {
     const { client } = setup()
     const me = { ...profile('alice'), sends_inactive_cursor: true, can_see_inactive_cursors: true }

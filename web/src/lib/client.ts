@@ -238,6 +238,15 @@ export class NekoClient {
     return this.profile?.can_host ?? false
   }
 
+  /**
+   * Private mode keeps the picture and sound from non-admins: the server
+   * pauses their media (the connection stays), so the UI should say why
+   * nothing moves.
+   */
+  get privateMode(): boolean {
+    return (this.settings?.private_mode ?? false) && !(this.profile?.is_admin ?? false)
+  }
+
   sessionName(id: string | null | undefined): string {
     if (!id) return ''
     return this.sessions.get(id)?.profile.name || id

@@ -38,6 +38,9 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
   const video = shallowRef<SignalVideo | null>(client.video)
   /** Other sessions' pointers (inactive cursors). */
   const inactiveCursors = shallowRef<readonly InactiveCursor[]>(client.inactiveCursors)
+  /** Private mode keeps the media from us (we are not an admin). */
+  const privateMode = ref(client.privateMode)
+  const syncPrivate = () => (privateMode.value = client.privateMode)
 
   const me = computed(() => sessions.value.find((s) => s.id === sessionId.value) ?? null)
   const canHost = computed(() => me.value?.profile.can_host ?? false)
@@ -59,7 +62,11 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
       videos.value = [...(p.webrtc?.videos ?? [])]
     }),
     client.events.on('video', (v) => (video.value = { ...v })),
-    client.events.on('sessions', (map) => (sessions.value = [...map.values()])),
+    client.events.on('sessions', (map) => {
+      sessions.value = [...map.values()]
+      syncPrivate()
+    }),
+    client.events.on('settings', syncPrivate),
     client.events.on('host', (h) => {
       hostId.value = h.hostId
       isHost.value = h.isHost
@@ -114,6 +121,7 @@ export function useNeko(client: NekoClient, onDisconnected: (info: DisconnectInf
     cursorImage,
     cursorPosition,
     inactiveCursors,
+    privateMode,
     rtt,
     videos,
     video,
