@@ -75,7 +75,7 @@ func (p *peer) adapt() {
 	step := func(now time.Time) {
 		est := p.bwe.GetTargetBitrate()
 		p.mu.Lock()
-		auto, disabled, id, connected := p.auto, p.videoDisabled, p.videoID, p.connected
+		auto, disabled, id, connected := p.auto, p.videoDisabled || p.paused, p.videoID, p.connected
 		p.mu.Unlock()
 		idx := p.m.videoIndex(id)
 		// Without transport-wide feedback (a client that did not
