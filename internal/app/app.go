@@ -187,9 +187,11 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	a.wireCursor()
-	// A peer outlives its session's socket (the reference keeps it: a
-	// client whose socket reconnects keeps its picture); it ends with its
-	// transport, a new request, or the session.
+	// A connected peer outlives its session's socket (the reference keeps
+	// it: a client whose socket reconnects keeps its picture); it ends
+	// with its transport, a new request, or the session. An offer that
+	// was never answered ends with the socket.
+	a.sessions.OnDisconnected(a.webrtc.CloseUnconnected)
 	a.sessions.OnDeleted(a.webrtc.Close)
 	// Private mode: non-admins keep their peers but get no media (paused,
 	// as in the reference); the session manager ends a non-admin's
@@ -199,15 +201,15 @@ func (a *App) start(ctx context.Context) error {
 			return
 		}
 		for _, s := range a.sessions.List() {
-			a.webrtc.SetPaused(s, next.PrivateMode && !s.Profile().IsAdmin)
+			a.webrtc.SyncPaused(s)
 		}
 	})
 	a.sessions.OnProfileChanged(func(s *session.Session, _, next types.MemberProfile) {
-		a.webrtc.SetPaused(s, a.sessions.Settings().PrivateMode && !next.IsAdmin)
+		a.webrtc.SyncPaused(s)
 		// A profile that may no longer watch ends the media a second
 		// later (the reference's delay: the client has the profile
-		// change first).
-		if (!next.CanWatch || !next.CanLogin || !next.CanConnect) && s.State().IsWatching {
+		// change first), whether or not the peer has connected yet.
+		if !next.CanWatch || !next.CanLogin || !next.CanConnect {
 			time.AfterFunc(time.Second, func() {
 				if p := s.Profile(); !p.CanWatch || !p.CanLogin || !p.CanConnect {
 					a.webrtc.End(s)

@@ -29,7 +29,7 @@ func (a *App) newRegistry() *prometheus.Registry {
 			count(func(*session.Session) bool { return true })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "neko_sessions_connected", Help: "Sessions with an open WebSocket."},
 			count((*session.Session).IsConnected)),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "neko_sessions_watching", Help: "Sessions receiving media."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "neko_sessions_watching", Help: "Sessions whose media peer is connected (paused ones, in private mode, included)."},
 			count(func(s *session.Session) bool { return s.State().IsWatching })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "neko_webrtc_peers", Help: "Live WebRTC peer connections."},
 			func() float64 { return float64(a.webrtc.Peers()) }),

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"reflect"
 	"sync"
 	"time"
 
@@ -130,9 +131,18 @@ func (m *Manager) Create(id string, profile types.MemberProfile) (*Session, erro
 	}
 	if s, ok := m.sessions[id]; ok {
 		s.mu.Lock()
+		prev := s.profile
 		s.profile = profile
 		s.mu.Unlock()
+		listeners := append([]func(*Session, types.MemberProfile, types.MemberProfile){}, m.profileListeners...)
 		m.mu.Unlock()
+		// A re-login takes the provider's profile, which may differ
+		// (private mode, watching rights depend on it).
+		if !reflect.DeepEqual(prev, profile) {
+			for _, l := range listeners {
+				l(s, prev, profile)
+			}
+		}
 		return s, nil
 	}
 	s := &Session{id: id, token: newToken(), manager: m, profile: profile}

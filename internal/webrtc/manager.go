@@ -77,9 +77,17 @@ type Options struct {
 	WebcamError string
 	// Net, if set, is the network ICE uses instead of the host's (tests
 	// put the media path into a network namespace with a limited link).
-	Net    transport.Net
-	Logger *slog.Logger
+	Net transport.Net
+	// ConnectTimeout ends a peer that has not connected by then (an offer
+	// never answered); 0: defaultConnectTimeout.
+	ConnectTimeout time.Duration
+	Logger         *slog.Logger
 }
+
+// defaultConnectTimeout bounds how long an offer may wait for a viewer:
+// ICE and DTLS take well under a second, and a peer that never started
+// its transport would otherwise never end (it holds a capture stream).
+const defaultConnectTimeout = 30 * time.Second
 
 // Microphone opens a player for one client's upstream audio track.
 type Microphone interface {
@@ -138,6 +146,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.FPS <= 0 {
 		opts.FPS = 30
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = defaultConnectTimeout
 	}
 	log := opts.Logger
 	vc, err := Codec(opts.VideoCodec)
@@ -263,6 +274,9 @@ func (m *Manager) Request(s *session.Session, req types.SignalRequest) error {
 
 	p, err := m.newPeer(s, req)
 	if err != nil {
+		if old != nil {
+			m.opts.Sessions.SetWatching(s, false)
+		}
 		return err
 	}
 	m.mu.Lock()
@@ -271,8 +285,17 @@ func (m *Manager) Request(s *session.Session, req types.SignalRequest) error {
 		p.close(false)
 		return errClosed
 	}
+	// A request that raced this one for the same session lost: one peer
+	// per session, so that pausing and ending reach every one.
+	raced := m.peers[s]
 	m.peers[s] = p
 	m.mu.Unlock()
+	if raced != nil {
+		raced.end(false, false)
+	}
+	// Private mode may have changed while the peer was being built,
+	// before SyncPaused could find it.
+	p.setPaused(m.privateFor(s))
 	return p.provide()
 }
 
@@ -372,17 +395,30 @@ func (m *Manager) End(s *session.Session) {
 	}
 }
 
-// SetPaused pauses or resumes the media of s's peer, if it has one: a
-// paused peer stays connected (data channel, signalling) but gets no
-// video or audio, and what the client asked for (qualities, on/off) is
-// kept for when it resumes. Private mode pauses non-admins, as the
-// reference does.
-func (m *Manager) SetPaused(s *session.Session, paused bool) {
+// SyncPaused pauses or resumes the media of s's peer, if it has one, as
+// private mode and s's profile say now (read here, so that changes
+// applied in any order end in the current state). A paused peer stays
+// connected (data channel, signalling) but gets no video or audio, and
+// what the client asked for (qualities, on/off) is kept for when it
+// resumes. Private mode pauses non-admins, as the reference does.
+func (m *Manager) SyncPaused(s *session.Session) {
 	m.mu.Lock()
 	p := m.peers[s]
 	m.mu.Unlock()
 	if p != nil {
-		p.setPaused(paused)
+		p.setPaused(m.privateFor(s))
+	}
+}
+
+// CloseUnconnected closes s's peer if it never connected: its client's
+// socket is gone, so its offer will not be answered. (A connected peer
+// outlives the socket, as in the reference.)
+func (m *Manager) CloseUnconnected(s *session.Session) {
+	m.mu.Lock()
+	p := m.peers[s]
+	m.mu.Unlock()
+	if p != nil && !p.isConnected() {
+		p.close(false)
 	}
 }
 

@@ -69,6 +69,7 @@ type peer struct {
 	connected  bool
 	webcam     RTPPlayer   // the client's camera being played, if any
 	restarting *time.Timer // ICE restart after failure, until connected
+	unanswered *time.Timer // ends the peer if it never connects
 }
 
 func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, error) {
@@ -101,7 +102,14 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	// In private mode a non-admin gets a connected peer without media
 	// (the reference pauses it), so capture is not even started for it.
 	p.paused = m.privateFor(s)
+	p.unanswered = time.AfterFunc(m.opts.ConnectTimeout, func() {
+		if !p.isConnected() {
+			p.log.Info("peer did not connect in time; closing it", "timeout", m.opts.ConnectTimeout)
+			p.close(true)
+		}
+	})
 	fail := func(err error) (*peer, error) {
+		p.unanswered.Stop()
 		p.closeTracks()
 		_ = pc.Close()
 		return nil, err
@@ -420,6 +428,12 @@ func (p *peer) resolveAudio(req types.SignalAudioRequest) func() bool {
 	}
 }
 
+func (p *peer) isConnected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.connected
+}
+
 func (p *peer) isPaused() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -437,6 +451,7 @@ func (p *peer) setPaused(paused bool) {
 	p.paused = paused
 	p.mu.Unlock()
 	p.log.Info("media paused", "paused", paused)
+	videoFailed := false
 	if p.video != nil {
 		p.videoMu.Lock()
 		p.mu.Lock()
@@ -444,12 +459,19 @@ func (p *peer) setPaused(paused bool) {
 		p.mu.Unlock()
 		if err := p.applyVideo(id, disabled); err != nil {
 			p.log.Error("video capture failed", "err", err)
+			p.mu.Lock()
+			p.videoDisabled = true
+			p.mu.Unlock()
+			videoFailed = true
 		}
 		p.videoMu.Unlock()
 	}
 	p.audioMu.Lock()
-	p.resolveAudio(types.SignalAudioRequest{})()
+	audioFailed := !p.resolveAudio(types.SignalAudioRequest{})()
 	p.audioMu.Unlock()
+	if videoFailed || audioFailed {
+		go p.reportMedia(videoFailed, audioFailed)
+	}
 }
 
 func (p *peer) videoState() types.SignalVideo {
@@ -649,8 +671,16 @@ func (p *peer) onState(state webrtc.PeerConnectionState) {
 	switch state {
 	case webrtc.PeerConnectionStateConnected:
 		p.mu.Lock()
+		if p.closed {
+			// A replaced peer's late news is not the session's state.
+			p.mu.Unlock()
+			return
+		}
 		first := !p.connected
 		p.connected = true
+		if p.unanswered != nil {
+			p.unanswered.Stop()
+		}
 		if p.restarting != nil {
 			p.restarting.Stop()
 			p.restarting = nil
@@ -678,7 +708,8 @@ func (p *peer) onState(state webrtc.PeerConnectionState) {
 // requests a new one.
 func (p *peer) onFailed() {
 	p.mu.Lock()
-	if p.closed || p.restarting != nil || !p.connected {
+	// Without a socket the restart offer cannot reach the client.
+	if p.closed || p.restarting != nil || !p.connected || !p.session.State().IsConnected {
 		p.mu.Unlock()
 		p.close(true)
 		return
@@ -816,6 +847,9 @@ func (p *peer) end(notify, unwatch bool) {
 		return
 	}
 	p.closed = true
+	if p.unanswered != nil {
+		p.unanswered.Stop()
+	}
 	if p.restarting != nil {
 		p.restarting.Stop()
 		p.restarting = nil

@@ -17,18 +17,25 @@ func videoPackets(md *viewer.Media) int64 {
 	return n
 }
 
-// stalled waits for md's video to stop: no packet over a whole window.
+// audioPackets is how many audio packets md has received.
+func audioPackets(md *viewer.Media) int64 {
+	_, _, n, _ := md.Stats()
+	return n
+}
+
+// stalled waits for md's video and audio to stop: no packet of either
+// over a whole window.
 func stalled(t *testing.T, md *viewer.Media, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		before := videoPackets(md)
+		v, a := videoPackets(md), audioPackets(md)
 		time.Sleep(700 * time.Millisecond)
-		if videoPackets(md) == before {
+		if videoPackets(md) == v && audioPackets(md) == a {
 			return
 		}
 	}
-	t.Fatalf("video still flows after %v", within)
+	t.Fatalf("media still flows after %v", within)
 }
 
 // flowing waits for more video packets to arrive at md.
@@ -126,6 +133,19 @@ func TestPrivateModePausesMedia(t *testing.T) {
 		}
 	}
 	noEvent(t, carolClose, "signal/close around private mode")
+	if carolMD.PC().ConnectionState().String() != "connected" {
+		t.Fatalf("carol's peer is %s after private mode", carolMD.PC().ConnectionState())
+	}
+
+	// An admin who gives up being one is paused like any user.
+	if code, err := boss.Do(ctx, "POST", "api/room/settings", []byte(`{"private_mode": true}`), nil); err != nil || code/100 != 2 {
+		t.Fatalf("private mode on again: %d %v", code, err)
+	}
+	flowing(t, bossMD, 5*time.Second)
+	if code, err := boss.Do(ctx, "POST", "api/profile", []byte(`{"is_admin": false}`), nil); err != nil || code/100 != 2 {
+		t.Fatalf("boss steps down: %d %v", code, err)
+	}
+	stalled(t, bossMD, 5*time.Second)
 }
 
 // TestWatchingOutlivesSocket: a viewer's peer is its media, not its

@@ -1,0 +1,61 @@
+package webrtc
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/neko-webrtc/neko/internal/config"
+	"github.com/neko-webrtc/neko/internal/session"
+	"github.com/neko-webrtc/neko/pkg/types"
+)
+
+// TestUnansweredPeerEnds: an offer nobody answers does not keep a peer
+// (and its capture stream) forever: it ends after ConnectTimeout with
+// signal/close, or at once when the session's socket goes. The stream is
+// released both ways.
+func TestUnansweredPeerEnds(t *testing.T) {
+	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
+	s, err := sessions.Create("viewer", types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &recordingConn{}
+	if err := sessions.Connect(s, conn); err != nil {
+		t.Fatal(err)
+	}
+	video := &fakeStream{id: "main"}
+	m, err := New(Options{
+		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
+		VideoCodec: "vp8", AudioCodec: "opus",
+		Videos:         []Stream{video},
+		Audio:          &fakeStream{id: "audio"},
+		Sessions:       sessions,
+		ConnectTimeout: 300 * time.Millisecond,
+		Logger:         slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Shutdown)
+
+	if err := m.Request(s, types.SignalRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the capture stream acquired", func() bool { return video.viewers() == 1 })
+	waitFor(t, "the unanswered peer to end", func() bool { return m.Peers() == 0 })
+	if _, ok := conn.lastAfterProvide(types.EventSignalClose); !ok {
+		t.Fatal("no signal/close for the peer that timed out")
+	}
+	waitFor(t, "the capture stream released", func() bool { return video.viewers() == 0 })
+
+	// The socket goes before the answer: the peer goes with it.
+	if err := m.Request(s, types.SignalRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	m.CloseUnconnected(s)
+	if m.Peers() != 0 {
+		t.Fatal("an unanswered peer outlived its socket")
+	}
+	waitFor(t, "the capture stream released", func() bool { return video.viewers() == 0 })
+}
