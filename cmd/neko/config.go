@@ -27,11 +27,8 @@ func newConfig() *cobra.Command {
 		Use:   "config",
 		Short: "Print the effective configuration (flags, NEKO_* variables, file and defaults), secrets masked",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := config.ReadFile(v, config.DefaultFiles()); err != nil {
-				return err
-			}
 			// Validate as serve would, so a bad value is reported here too.
-			if _, err := config.Load(v); err != nil {
+			if _, err := loadConfig(v); err != nil {
 				return err
 			}
 			out, err := effective(v)

@@ -28,10 +28,7 @@ func newHealth() *cobra.Command {
 		Use:   "health",
 		Short: "Exit 0 when the configured server answers on /health (a container health check)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := config.ReadFile(v, config.DefaultFiles()); err != nil {
-				return err
-			}
-			cfg, err := config.Load(v)
+			cfg, err := loadConfig(v)
 			if err != nil {
 				return err
 			}

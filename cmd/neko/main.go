@@ -76,10 +76,7 @@ func newServe() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the server (and, without a display, its own desktop and browser)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := config.ReadFile(v, config.DefaultFiles()); err != nil {
-				return err
-			}
-			cfg, err := config.Load(v)
+			cfg, err := loadConfig(v)
 			if err != nil {
 				return err
 			}
@@ -107,6 +104,16 @@ func newServe() *cobra.Command {
 		panic(err) // a programming error in the option table
 	}
 	return cmd
+}
+
+// loadConfig reads the configuration file (--config, else the default
+// places) into v, over which flags and NEKO_* variables already sit, and
+// checks the result.
+func loadConfig(v *viper.Viper) (*config.Config, error) {
+	if err := config.ReadFile(v, config.DefaultFiles()); err != nil {
+		return nil, err
+	}
+	return config.Load(v)
 }
 
 func printBanner(w io.Writer, url string, cfg *config.Config) {
