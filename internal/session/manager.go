@@ -99,7 +99,7 @@ func (m *Manager) OnDisconnected(fn func(s *Session)) {
 }
 
 // OnProfileChanged registers fn to run after a session's profile changes
-// (UpdateProfile).
+// (UpdateProfile, or a re-login that brings another profile).
 func (m *Manager) OnProfileChanged(fn func(s *Session, prev, next types.MemberProfile)) {
 	m.mu.Lock()
 	m.profileListeners = append(m.profileListeners, fn)

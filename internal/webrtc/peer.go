@@ -440,7 +440,7 @@ func (p *peer) isPaused() bool {
 	return p.paused
 }
 
-// setPaused pauses or resumes the peer's media (Manager.SetPaused). On
+// setPaused pauses or resumes the peer's media (Manager.SyncPaused). On
 // resume each track starts again at a keyframe, as on a quality switch.
 func (p *peer) setPaused(paused bool) {
 	p.mu.Lock()
@@ -707,9 +707,10 @@ func (p *peer) onState(state webrtc.PeerConnectionState) {
 // viewer) before giving the peer up; the client then gets signal/close and
 // requests a new one.
 func (p *peer) onFailed() {
-	p.mu.Lock()
 	// Without a socket the restart offer cannot reach the client.
-	if p.closed || p.restarting != nil || !p.connected || !p.session.State().IsConnected {
+	reachable := p.session.State().IsConnected
+	p.mu.Lock()
+	if p.closed || p.restarting != nil || !p.connected || !reachable {
 		p.mu.Unlock()
 		p.close(true)
 		return
