@@ -332,6 +332,50 @@ describe('NekoClient', () => {
     expect(FakeWebSocket.instances).toHaveLength(1)
   })
 
+  it('keeps the media peer across a socket reconnect while the server has it', async () => {
+    const { client } = setup()
+    const ws = connect(client)
+    ws.receive('signal/provide', {
+      sdp: 'OFFER',
+      iceservers: [],
+      video: { disabled: false },
+      audio: { disabled: false },
+    })
+    await flushPromises(20)
+    const pc = FakePeerConnection.last
+    pc.setState('connected')
+    ws.serverClose(1006)
+    await flushPromises(20)
+    expect(client.status).toBe('reconnecting')
+    expect(pc.closed).toBe(false)
+    vi.advanceTimersByTime(20000)
+    await flushPromises(20)
+
+    // the server still has our peer (is_watching): nothing to negotiate
+    const watching = init()
+    watching.sessions = {
+      ...watching.sessions,
+      me: { id: 'me', profile: profile('alice'), state: { is_connected: true, is_watching: true } },
+    }
+    const ws2 = FakeWebSocket.last
+    expect(ws2).not.toBe(ws)
+    ws2.open()
+    ws2.receive('system/init', watching)
+    expect(pc.closed).toBe(false)
+    expect(ws2.events()).not.toContain('signal/request')
+
+    // it lost the peer meanwhile: a new one is asked for
+    ws2.serverClose(1006)
+    await flushPromises(20)
+    vi.advanceTimersByTime(20000)
+    await flushPromises(20)
+    const ws3 = FakeWebSocket.last
+    ws3.open()
+    ws3.receive('system/init', init())
+    expect(pc.closed).toBe(true)
+    expect(ws3.events()).toContain('signal/request')
+  })
+
   it('keeps retrying when the session is still valid', async () => {
     const { client } = setup()
     const statuses: string[] = []

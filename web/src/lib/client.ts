@@ -331,12 +331,13 @@ export class NekoClient {
 
     conn.lifecycle.on('status', (status) => {
       if (status !== 'connected') {
-        // the peer belongs to the socket session; a new one is requested
-        // after the next system/init
+        // The media peer outlives the socket on the server: keep it, so
+        // a socket that reconnects keeps its picture. The next
+        // system/init tells whether the server still has it.
         this.clearSignalRetry()
-        if (this.signaling.state !== 'idle') this.signaling.close()
         this.input.reset()
       }
+      if (status === 'disconnected' && this.signaling.state !== 'idle') this.signaling.close()
       this.events.emit('status', status)
     })
 
@@ -502,6 +503,12 @@ export class NekoClient {
   }
 
   private handleInit(p: SystemInitPayload): void {
+    // The same session reconnecting, with a peer both ends still call
+    // connected (the server says so in its state), keeps that peer.
+    const keepPeer =
+      this.sessionId === p.session_id &&
+      this.signaling.state === 'connected' &&
+      p.sessions?.[p.session_id]?.state.is_watching === true
     this.sessionId = p.session_id
     this.sessions.clear()
     for (const [id, s] of Object.entries(p.sessions ?? {})) {
@@ -516,6 +523,10 @@ export class NekoClient {
     this.setHost(p.control_host)
 
     this.clearSignalRetry()
+    if (keepPeer) {
+      this.log.debug('socket reconnected; keeping the media peer')
+      return
+    }
     this.signaling.close()
     this.signaling.request()
   }
