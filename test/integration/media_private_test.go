@@ -51,6 +51,21 @@ func flowing(t *testing.T, md *viewer.Media, within time.Duration) {
 	}
 }
 
+// paintedStack starts a stack whose screen is one colour, with a minute
+// for the test; all of it ends at cleanup.
+func paintedStack(t *testing.T, r, g, b uint8) (*stack.Stack, *stack.Painter, context.Context) {
+	t.Helper()
+	s := stack.Start(t, nil)
+	paint, err := stack.NewPainter(s.Display, r, g, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { paint.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return s, paint, ctx
+}
+
 // noEvent fails if ch delivers anything now.
 func noEvent(t *testing.T, ch <-chan json.RawMessage, what string) {
 	t.Helper()
@@ -68,14 +83,7 @@ func noEvent(t *testing.T, ch <-chan json.RawMessage, what string) {
 // watching, and when private mode ends the picture comes back without a
 // new negotiation.
 func TestPrivateModePausesMedia(t *testing.T) {
-	s := stack.Start(t, nil)
-	paint, err := stack.NewPainter(s.Display, 40, 180, 90)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer paint.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	s, paint, ctx := paintedStack(t, 40, 180, 90)
 
 	boss := login(t, s, "boss", "admin")
 	carol := login(t, s, "carol", "neko")
@@ -154,14 +162,7 @@ func TestPrivateModePausesMedia(t *testing.T) {
 // the media with signal/close; a repeated signal/request replaces the peer
 // without anyone being told the session stopped watching.
 func TestWatchingOutlivesSocket(t *testing.T) {
-	s := stack.Start(t, nil)
-	paint, err := stack.NewPainter(s.Display, 230, 140, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer paint.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	s, _, ctx := paintedStack(t, 230, 140, 20)
 
 	boss := login(t, s, "boss", "admin")
 	states := boss.Subscribe(types.EventSessionState)

@@ -83,6 +83,18 @@ function connect(client: NekoClient, payload = init()): FakeWebSocket {
   return ws
 }
 
+/** The server's offer arrives and the client answers it; its peer. */
+async function provide(ws: FakeWebSocket): Promise<FakePeerConnection> {
+  ws.receive('signal/provide', {
+    sdp: 'OFFER',
+    iceservers: [],
+    video: { disabled: false },
+    audio: { disabled: false },
+  })
+  await flushPromises(20)
+  return FakePeerConnection.last
+}
+
 beforeEach(() => {
   vi.useFakeTimers()
   FakeWebSocket.reset()
@@ -163,14 +175,7 @@ describe('NekoClient', () => {
   it('re-requests the stream after signal/close', async () => {
     const { client } = setup()
     const ws = connect(client)
-    ws.receive('signal/provide', {
-      sdp: 'OFFER',
-      iceservers: [],
-      video: { disabled: false },
-      audio: { disabled: false },
-    })
-    await flushPromises(20)
-    const pc = FakePeerConnection.last
+    const pc = await provide(ws)
     ws.receive('signal/close', null)
     expect(pc.closed).toBe(true)
     const before = ws.events().filter((e) => e === 'signal/request').length
@@ -335,14 +340,7 @@ describe('NekoClient', () => {
   it('keeps the media peer across a socket reconnect while the server has it', async () => {
     const { client } = setup()
     const ws = connect(client)
-    ws.receive('signal/provide', {
-      sdp: 'OFFER',
-      iceservers: [],
-      video: { disabled: false },
-      audio: { disabled: false },
-    })
-    await flushPromises(20)
-    const pc = FakePeerConnection.last
+    const pc = await provide(ws)
     pc.setState('connected')
     ws.serverClose(1006)
     await flushPromises(20)
@@ -408,14 +406,7 @@ describe('NekoClient data channel', () => {
     const objects = fakeUrls()
     const { client } = setup(undefined, objects.urls)
     const ws = connect(client)
-    ws.receive('signal/provide', {
-      sdp: 'OFFER',
-      iceservers: [],
-      video: { disabled: false },
-      audio: { disabled: false },
-    })
-    await flushPromises(20)
-    const pc = FakePeerConnection.last
+    const pc = await provide(ws)
     const dc = pc.emitDataChannel()
     const images: CursorImage[] = []
     const positions: Point[] = []
