@@ -157,18 +157,24 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 		})
 	})
 	pc.OnConnectionStateChange(p.onState)
-	// The viewer's first frame must be a keyframe made after DTLS is up.
-	// On a short path, one asked for once ICE connects is on its way while
-	// the handshake runs, and the viewer, ready meanwhile, is served by it
-	// (capture merges requests into the keyframe in flight) instead of
-	// waiting a whole encode after the handshake. On a longer one the
-	// handshake (two round trips) outlasts an encode: that keyframe would
-	// come too early and cost every viewer of the stream one more.
+	// The viewer starts at a keyframe once DTLS is up: the source's most
+	// recent one if it is a few frames old (see startRecent), else a new
+	// one. On a short path, one asked for once ICE connects is made while
+	// the handshake runs and is recent when it ends, instead of a whole
+	// capture tick and encode after it. On a longer one the handshake (two
+	// round trips) outlasts recent's few frames: that keyframe would come
+	// too early and cost every viewer of the stream one more. Nor is one
+	// needed when the newest frame is a keyframe (many viewers joining).
 	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 		if s != webrtc.ICEConnectionStateConnected || p.video == nil {
 			return
 		}
 		go func() {
+			if src := p.video.source(); src != nil {
+				if n, ok := src.recentKeyframe(); ok && n == 1 {
+					return
+				}
+			}
 			if rtt, ok := p.iceRTT(); ok && 2*rtt <= earlyKeyframeRTT {
 				p.video.requestKeyframe(true)
 			}
@@ -186,10 +192,11 @@ func (m *Manager) newPeer(s *session.Session, req types.SignalRequest) (*peer, e
 	return p, nil
 }
 
-// earlyKeyframeRTT is the longest DTLS handshake (two round trips) for
-// which a keyframe asked for when ICE connects is still in flight when
-// the handshake ends: about one frame's capture and encode.
-const earlyKeyframeRTT = 30 * time.Millisecond
+// earlyKeyframeRTT is the longest DTLS handshake (two round trips) after
+// which a keyframe asked for when ICE connects is still in the source's
+// recent frames: made a capture tick and an encode after the request, it
+// stays there for maxRecentFrames-1 more frames (about 130 ms at 30 fps).
+const earlyKeyframeRTT = 100 * time.Millisecond
 
 // iceRTT is the round-trip time ICE measured on the selected pair.
 func (p *peer) iceRTT() (time.Duration, bool) {

@@ -43,6 +43,15 @@ type source struct {
 	mu   sync.Mutex // serialises subscriber list changes
 	subs atomic.Pointer[[]*subscription]
 
+	// recent is the last keyframe and the frames after it (video only,
+	// while anyone watches), so that a viewer can start at once instead of
+	// waiting a capture tick and an encode for a keyframe of its own. Held
+	// by write while it hands a sample out, so a viewer started from recent
+	// gets every later sample exactly once.
+	recentMu    sync.Mutex
+	recent      []queued
+	recentBytes int
+
 	keyPending atomic.Bool // a keyframe request is on its way
 	keyWanted  atomic.Bool // another one was asked for meanwhile
 
@@ -95,14 +104,19 @@ func payloader(c webrtc.RTPCodecCapability) (rtp.Payloader, error) {
 // write is the stream's sample handler (GStreamer's streaming thread).
 func (s *source) write(smp capture.Sample) {
 	ts := s.stamp(smp)
-	subs := *s.subs.Load()
 	s.samples.Add(1)
 	s.bytes.Add(uint64(len(smp.Data)))
 	if !smp.Delta && s.kind == webrtc.RTPCodecTypeVideo {
 		s.keyframes.Add(1)
 	}
 	s.meter.add(time.Now(), len(smp.Data))
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	// Loaded under recentMu: a viewer that startRecent started (it is
+	// subscribed by then) must get this sample, which follows recent.
+	subs := *s.subs.Load()
 	if len(subs) == 0 || len(smp.Data) == 0 {
+		s.forget()
 		return
 	}
 	payloads := s.payloader.Payload(rtpMTU-12, smp.Data)
@@ -127,6 +141,9 @@ func (s *source) write(smp capture.Sample) {
 	// Audio has no keyframes: every packet is a place to start.
 	key := !video || !smp.Delta
 	at := s.now()
+	if video {
+		s.remember(pkts, key, at, len(smp.Data))
+	}
 	for _, sub := range subs {
 		sub.push(pkts, key, at)
 	}
@@ -197,6 +214,106 @@ func (s *source) remove(sub *subscription) {
 		}
 	}
 	s.subs.Store(&next)
+	if len(next) == 0 {
+		// The pipeline may stop now; what it made before must not start
+		// the next viewer.
+		s.recentMu.Lock()
+		s.forget()
+		s.recentMu.Unlock()
+	}
+}
+
+// Limits of recent: each frame in it is one more the starting viewer's
+// decoder must get through before it shows the current picture (a
+// browser decodes a 720p VP8 frame in 1–3 ms, a new keyframe takes a
+// capture tick and an encode, 20–60 ms), and all of it reaches the viewer
+// in one burst.
+const (
+	maxRecentFrames = 5
+	maxRecentBytes  = 512 << 10
+	maxRecentAge    = 500 * time.Millisecond
+)
+
+// remember adds a video sample to recent; the caller holds recentMu.
+func (s *source) remember(pkts []rtp.Packet, key bool, at int64, size int) {
+	if key {
+		s.forget()
+	} else if len(s.recent) == 0 {
+		return // no keyframe to start at
+	}
+	if len(s.recent) >= maxRecentFrames || s.recentBytes+size > maxRecentBytes {
+		s.forget()
+		return
+	}
+	s.recent = append(s.recent, queued{pkts: pkts, at: at})
+	s.recentBytes += size
+}
+
+// forget empties recent; the caller holds recentMu. The backing array is
+// reused: queues hold copies of its entries, never the slice.
+func (s *source) forget() {
+	clear(s.recent)
+	s.recent, s.recentBytes = s.recent[:0], 0
+}
+
+// recentKeyframe reports whether recent holds a keyframe a viewer can
+// start at, and how many frames old it is.
+func (s *source) recentKeyframe() (frames int, ok bool) {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	if len(s.recent) == 0 || s.now()-s.recent[0].at > int64(maxRecentAge) {
+		return 0, false
+	}
+	return len(s.recent), true
+}
+
+// startRecent starts sub's track, which waits for a keyframe of this
+// source (sub is its current or pending subscription), at the keyframe in
+// recent: it queues the keyframe and the frames after it, and the track
+// continues with the next sample. The queued frames' timestamps are moved
+// up to one tick apart just before the newest one's, so a receiver
+// decodes and shows them as one picture instead of playing the backlog
+// out at its original pace behind the live stream. It reports false, and
+// changes nothing, when recent has nothing to start at.
+func (s *source) startRecent(sub *subscription) bool {
+	if s.kind != webrtc.RTPCodecTypeVideo {
+		return false
+	}
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	t := sub.track
+	n := len(s.recent)
+	if n == 0 || s.now()-s.recent[0].at > int64(maxRecentAge) || !t.ready.Load() || sub.retired.Load() ||
+		cap(t.queue)-len(t.queue) < n {
+		return false
+	}
+	switch {
+	case t.cur.Load() == sub:
+		if !t.waitKey.Load() {
+			return true // a keyframe started it meanwhile
+		}
+		if !t.startAt(sub) {
+			return false
+		}
+	case !t.promote(sub):
+		return false
+	}
+	now := s.now()
+	newest := s.recent[n-1].pkts[0].Timestamp
+	for i, q := range s.recent {
+		q.sub, q.at = sub, now
+		q.shift = newest - uint32(n-1-i) - q.pkts[0].Timestamp
+		select {
+		case t.queue <- q:
+		default:
+			// Only another source's leftovers can share the queue, and
+			// there was room for all of recent: restart at a keyframe.
+			t.waitKey.Store(true)
+			t.needKey.Store(true)
+			return true
+		}
+	}
+	return true
 }
 
 // subscribers is the number of viewer tracks attached.

@@ -48,6 +48,8 @@ type queued struct {
 	pkts []rtp.Packet
 	sub  *subscription
 	at   int64 // source clock when the sample arrived
+	// shift is added to the packets' source timestamps (see startRecent).
+	shift uint32
 }
 
 // subscription attaches a viewer track to a source; the viewer holds one
@@ -170,8 +172,21 @@ func (t *viewerTrack) setReady(ready bool) {
 	}
 	t.ready.Store(ready)
 	if ready {
-		t.requestKeyframe(true)
+		t.start()
 	}
+}
+
+// start begins a ready track that waits for a keyframe: at its source's
+// recent keyframe when there is one, otherwise at a new one it asks for.
+func (t *viewerTrack) start() {
+	if s := t.cur.Load(); s != nil && s.src.startRecent(s) {
+		t.lastKey.Store(time.Now().UnixNano())
+		if p := t.pending.Load(); p != nil && !p.src.startRecent(p) {
+			p.src.requestKeyframe()
+		}
+		return
+	}
+	t.requestKeyframe(true)
 }
 
 // requestKeyframe asks the current (and pending) source for a keyframe;
@@ -262,7 +277,7 @@ func (t *viewerTrack) switchSource(src *source, cut bool) (changed bool) {
 	if cut && cur != nil {
 		cur.detach()
 	}
-	if t.ready.Load() {
+	if t.ready.Load() && !src.startRecent(sub) {
 		src.requestKeyframe()
 	}
 	return true
@@ -391,7 +406,7 @@ func (t *viewerTrack) run() {
 				continue
 			}
 			for i := range q.pkts {
-				t.write(q.sub, &q.pkts[i])
+				t.write(q.sub, &q.pkts[i], q.shift)
 			}
 			if len(t.queue) == 0 && t.needKey.CompareAndSwap(true, false) {
 				t.requestKeyframe(true)
@@ -527,8 +542,8 @@ func (t *viewerTrack) stale() {
 // keyframe, so its sequence numbers stay contiguous: a receiver never waits
 // for packets that will not come (a browser would NACK them and then ask
 // for a keyframe the viewer already gets). Timestamps keep the source's
-// spacing and continue across a source switch.
-func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
+// spacing (moved by shift) and continue across a source switch.
+func (t *viewerTrack) write(sub *subscription, p *rtp.Packet, shift uint32) {
 	b := t.bound.Load()
 	if b == nil {
 		return
@@ -536,15 +551,16 @@ func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
 	if !t.written {
 		t.seq = uint16(rand.Uint32())
 	}
+	srcTS := p.Timestamp + shift
 	if sub != t.lastSub {
 		if !t.written {
-			t.tsOff = rand.Uint32() - p.Timestamp
+			t.tsOff = rand.Uint32() - srcTS
 		} else {
 			elapsed := ticks(time.Since(t.lastWrite), t.codec.ClockRate)
 			if elapsed == 0 {
 				elapsed = 1
 			}
-			t.tsOff = t.lastTS + elapsed - p.Timestamp
+			t.tsOff = t.lastTS + elapsed - srcTS
 			// The new source starts at a keyframe: the viewer needs
 			// nothing sent before. After a downgrade on a collapsed
 			// link, resending it would bury that keyframe.
@@ -556,7 +572,7 @@ func (t *viewerTrack) write(sub *subscription, p *rtp.Packet) {
 	t.hdr.SSRC = b.ssrc
 	t.hdr.PayloadType = b.pt
 	t.hdr.SequenceNumber = t.seq
-	t.hdr.Timestamp = p.Timestamp + t.tsOff
+	t.hdr.Timestamp = srcTS + t.tsOff
 	t.seq++
 	t.lastTS = t.hdr.Timestamp
 	t.lastWrite = time.Now()
