@@ -20,6 +20,7 @@ import (
 
 	"github.com/neko-webrtc/neko/internal/app"
 	"github.com/neko-webrtc/neko/internal/config"
+	"github.com/neko-webrtc/neko/internal/gcfloor"
 	"github.com/neko-webrtc/neko/web"
 )
 
@@ -70,6 +71,10 @@ func buildVersion() string {
 	return v
 }
 
+// gcHeapFloor is the smallest heap goal of the server's collector (see
+// internal/gcfloor); GOGC in the environment turns it off.
+const gcHeapFloor = 16 << 20
+
 func newServe() *cobra.Command {
 	v := viper.New()
 	cmd := &cobra.Command{
@@ -86,6 +91,7 @@ func newServe() *cobra.Command {
 			}
 			defer closeLog()
 			slog.SetDefault(log)
+			defer gcfloor.Start(gcHeapFloor).Stop()
 
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
