@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"sync/atomic"
 )
 
@@ -26,33 +27,48 @@ const heapMinimum = 4 << 20
 
 // Tuner adjusts the GC percent after every collection.
 type Tuner struct {
-	floor    uint64
-	base     int // the GC percent above the floor
-	stopped  atomic.Bool
+	floor uint64
+	base  int // the GC percent above the floor: the one Start found
+
+	mu      sync.Mutex // adjust and Stop
+	stopped bool
+	sample  []metrics.Sample
+
 	percent  atomic.Int64 // the last one set
-	adjusted atomic.Int64 // how many collections it has seen
-	sample   []metrics.Sample
+	adjusted atomic.Int64 // collections it has adjusted after
 }
 
-// Start keeps the heap goal at floor bytes or more, from the next
-// collection on. It does nothing, and returns nil, when GOGC is set in the
-// environment (the operator chose) or floor is 0. Stop ends it.
+// Start keeps the heap goal at about floor bytes or more (the runtime adds
+// stacks and globals to the goal; the floor counts the heap only). It does
+// nothing, and returns nil, when GOGC is set in the environment (the
+// operator chose), when the collector is off or floor is 0. Stop ends it.
 func Start(floor uint64) *Tuner {
 	if floor == 0 || os.Getenv("GOGC") != "" {
 		return nil
 	}
-	t := &Tuner{floor: floor, base: 100, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-	t.percent.Store(int64(t.base))
+	base := debug.SetGCPercent(100)
+	debug.SetGCPercent(base)
+	if base <= 0 {
+		return nil
+	}
+	t := &Tuner{floor: floor, base: base, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	t.percent.Store(int64(base))
 	t.adjust()
 	t.arm()
 	return t
 }
 
-// Stop restores the GC percent the tuner started from.
+// Stop restores the GC percent Start found.
 func (t *Tuner) Stop() {
-	if t == nil || t.stopped.Swap(true) {
+	if t == nil {
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	t.stopped = true
 	debug.SetGCPercent(t.base)
 }
 
@@ -73,29 +89,34 @@ type sentinel struct {
 func (t *Tuner) arm() {
 	s := &sentinel{t: t}
 	runtime.SetFinalizer(s, func(s *sentinel) {
-		if s.t.stopped.Load() {
-			return
+		if s.t.adjust() {
+			s.t.adjusted.Add(1)
+			s.t.arm()
 		}
-		s.t.adjusted.Add(1)
-		s.t.adjust()
-		s.t.arm()
 	})
 }
 
 // adjust sets the percent that puts the next goal at the floor, or the
 // base percent once the live heap is large enough for that to be above it.
-func (t *Tuner) adjust() {
+// It reports false once the tuner is stopped.
+func (t *Tuner) adjust() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
 	metrics.Read(t.sample)
 	if t.sample[0].Value.Kind() != metrics.KindUint64 {
-		return
+		return true
 	}
 	p := percentFor(t.sample[0].Value.Uint64(), t.floor, t.base)
 	// Small changes are not worth a call (it takes the heap lock).
 	if old := int(t.percent.Load()); p == old || (p > t.base && old > t.base && abs(p-old)*10 < old) {
-		return
+		return true
 	}
 	t.percent.Store(int64(p))
 	debug.SetGCPercent(p)
+	return true
 }
 
 // percentFor is the GC percent whose goal for a live heap is floor, never

@@ -263,3 +263,67 @@ func TestStartRecentWhileStreaming(t *testing.T) {
 		tracks[i].close()
 	}
 }
+
+// TestSwitchToRecentWhileWaiting: a switch made while the track waits
+// for a keyframe of its current stream (after an overflow, or before its
+// first) starts at the new stream's recent keyframe and then follows that
+// stream live: the wait for the old stream's keyframe is over.
+func TestSwitchToRecentWhileWaiting(t *testing.T) {
+	hi, lo := &fakeStream{id: "hi"}, &fakeStream{id: "lo"}
+	srcHi, _ := newSource("hi", webrtc.RTPCodecTypeVideo, hi, vp8, time.Second/30)
+	srcLo, _ := newSource("lo", webrtc.RTPCodecTypeVideo, lo, vp8, time.Second/30)
+	other := newTestViewer(t, srcLo, &frameLog{}, 1)
+	defer other.close()
+	lo.emit(numbered(10, true))
+	lo.emit(numbered(11, false))
+
+	log := &frameLog{}
+	v := newTestViewer(t, srcHi, log, 2)
+	defer v.close()
+	hi.emit(numbered(0, false)) // no keyframe yet: v waits
+	_ = lo.Acquire()
+	v.setSource(srcLo)
+	waitFor(t, "lo's recent frames", func() bool { return log.count() == 2 })
+	lo.emit(numbered(12, false))
+	lo.emit(numbered(13, false))
+	waitFor(t, "lo's live frames", func() bool { return log.count() == 4 })
+	if got := checkFrames(t, "switch", log, 2); got[0] != 10 {
+		t.Fatalf("started at frame %d, want lo's keyframe 10", got[0])
+	}
+}
+
+// TestReconnectDoesNotReplayRecent: a transport that comes up again (ICE
+// restart, a network change) restarts its viewer at a new keyframe, as
+// before, and never at recent frames it was already sent: their
+// timestamps would go back.
+func TestReconnectDoesNotReplayRecent(t *testing.T) {
+	st := &fakeStream{id: "main"}
+	src, _ := newSource("main", webrtc.RTPCodecTypeVideo, st, vp8, time.Second/30)
+	other := newTestViewer(t, src, &frameLog{}, 1)
+	defer other.close()
+	st.emit(numbered(0, true))
+	st.emit(numbered(1, false))
+	log := &frameLog{}
+	v := newTestViewer(t, src, log, 2)
+	defer v.close()
+	waitFor(t, "the recent frames", func() bool { return log.count() == 2 })
+	st.emit(numbered(2, false))
+	waitFor(t, "the live frame", func() bool { return log.count() == 3 })
+
+	keys := st.keys.Load()
+	v.setReady(false)
+	v.setReady(true)
+	waitFor(t, "a keyframe request", func() bool { return st.keys.Load() > keys })
+	st.emit(numbered(3, false))
+	time.Sleep(10 * time.Millisecond)
+	if n := log.count(); n != 3 {
+		t.Fatalf("got %d frames after reconnecting, want none before a new keyframe", n-3)
+	}
+	st.emit(numbered(4, true))
+	waitFor(t, "the new keyframe", func() bool { return log.count() == 4 })
+	hdrs, frames, _ := log.snapshot()
+	if fmt.Sprint(frames) != "[0 1 2 4]" {
+		t.Fatalf("got frames %v, want [0 1 2 4]", frames)
+	}
+	checkContinuous(t, "reconnect", hdrs, 2)
+}

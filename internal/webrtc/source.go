@@ -115,8 +115,11 @@ func (s *source) write(smp capture.Sample) {
 	// Loaded under recentMu: a viewer that startRecent started (it is
 	// subscribed by then) must get this sample, which follows recent.
 	subs := *s.subs.Load()
-	if len(subs) == 0 || len(smp.Data) == 0 {
+	if len(subs) == 0 {
 		s.forget()
+		return
+	}
+	if len(smp.Data) == 0 {
 		return
 	}
 	payloads := s.payloader.Payload(rtpMTU-12, smp.Data)
@@ -283,21 +286,26 @@ func (s *source) startRecent(sub *subscription) bool {
 	defer s.recentMu.Unlock()
 	t := sub.track
 	n := len(s.recent)
+	// A subscription that has queued frames already (a transport that
+	// reconnects) must not get recent again: its frames were sent, and
+	// their timestamps would go back.
 	if n == 0 || s.now()-s.recent[0].at > int64(maxRecentAge) || !t.ready.Load() || sub.retired.Load() ||
-		cap(t.queue)-len(t.queue) < n {
+		sub.started.Load() || cap(t.queue)-len(t.queue) < n {
 		return false
 	}
-	switch {
-	case t.cur.Load() == sub:
-		if !t.waitKey.Load() {
-			return true // a keyframe started it meanwhile
-		}
-		if !t.startAt(sub) {
+	if t.cur.Load() != sub {
+		if !t.promote(sub) {
 			return false
 		}
-	case !t.promote(sub):
-		return false
+		// The track may have been waiting for a keyframe of the old
+		// source: recent ends that wait too.
+	} else if !t.waitKey.Load() {
+		return true // a keyframe started it meanwhile
 	}
+	if !t.startAt(sub) {
+		return true // another source took over meanwhile; it starts itself
+	}
+	sub.started.Store(true)
 	now := s.now()
 	newest := s.recent[n-1].pkts[0].Timestamp
 	for i, q := range s.recent {
@@ -306,8 +314,9 @@ func (s *source) startRecent(sub *subscription) bool {
 		select {
 		case t.queue <- q:
 		default:
-			// Only another source's leftovers can share the queue, and
-			// there was room for all of recent: restart at a keyframe.
+			// There was room for all of recent, but the track's other
+			// subscription (the one promote just replaced, or a pending
+			// one's keyframe) pushed meanwhile: restart at a keyframe.
 			t.waitKey.Store(true)
 			t.needKey.Store(true)
 			return true

@@ -58,6 +58,7 @@ type subscription struct {
 	track   *viewerTrack
 	src     *source
 	retired atomic.Bool
+	started atomic.Bool // has queued frames for the track
 }
 
 // viewerTrack is one viewer's outgoing track: a pion TrackLocal of its own,
@@ -350,6 +351,9 @@ func (s *subscription) push(pkts []rtp.Packet, key bool, at int64) {
 	}
 	select {
 	case t.queue <- queued{pkts: pkts, sub: s, at: at}:
+		if !s.started.Load() {
+			s.started.Store(true)
+		}
 	default:
 		// The viewer is too slow: drop until the next keyframe rather
 		// than delay anyone. The keyframe is asked for once its queue
