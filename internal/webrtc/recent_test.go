@@ -119,8 +119,9 @@ func TestViewerStartsAtRecentKeyframe(t *testing.T) {
 }
 
 // TestRecentKeyframeLimits: a keyframe too many frames or too long ago,
-// or frames made before the last viewer left, do not start a viewer: it
-// asks for a new keyframe and gets nothing before it.
+// frames followed by none for a while, or frames made before the last
+// viewer left, do not start a viewer: it asks for a new keyframe and gets
+// nothing before it.
 func TestRecentKeyframeLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -136,6 +137,15 @@ func TestRecentKeyframeLimits(t *testing.T) {
 			st.emit(numbered(0, true))
 			src.recentMu.Lock()
 			src.recent[0].at -= int64(maxRecentAge + time.Millisecond)
+			src.recentMu.Unlock()
+		}},
+		{"stream stalled (a pipeline restarting)", func(st *fakeStream, src *source, first *viewerTrack) {
+			st.emit(numbered(0, true))
+			st.emit(numbered(1, false))
+			src.recentMu.Lock()
+			for i := range src.recent {
+				src.recent[i].at -= int64(maxRecentGap + time.Millisecond)
+			}
 			src.recentMu.Unlock()
 		}},
 		{"too big", func(st *fakeStream, src *source, first *viewerTrack) {

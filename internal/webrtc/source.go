@@ -235,6 +235,11 @@ const (
 	maxRecentFrames = 5
 	maxRecentBytes  = 512 << 10
 	maxRecentAge    = 500 * time.Millisecond
+	// maxRecentGap is the longest a stream that runs goes without a
+	// frame (a still screen sends 5 a second): after it the pipeline is
+	// restarting (a resize) or stuck, and recent no longer shows the
+	// screen.
+	maxRecentGap = 250 * time.Millisecond
 )
 
 // remember adds a video sample to recent; the caller holds recentMu.
@@ -259,12 +264,20 @@ func (s *source) forget() {
 	s.recent, s.recentBytes = s.recent[:0], 0
 }
 
+// recentUsable reports whether recent can start a viewer; the caller
+// holds recentMu.
+func (s *source) recentUsable() bool {
+	n := len(s.recent)
+	now := s.now()
+	return n > 0 && now-s.recent[0].at <= int64(maxRecentAge) && now-s.recent[n-1].at <= int64(maxRecentGap)
+}
+
 // recentKeyframe reports whether recent holds a keyframe a viewer can
 // start at, and how many frames old it is.
 func (s *source) recentKeyframe() (frames int, ok bool) {
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
-	if len(s.recent) == 0 || s.now()-s.recent[0].at > int64(maxRecentAge) {
+	if !s.recentUsable() {
 		return 0, false
 	}
 	return len(s.recent), true
@@ -289,7 +302,7 @@ func (s *source) startRecent(sub *subscription) bool {
 	// A subscription that has queued frames already (a transport that
 	// reconnects) must not get recent again: its frames were sent, and
 	// their timestamps would go back.
-	if n == 0 || s.now()-s.recent[0].at > int64(maxRecentAge) || !t.ready.Load() || sub.retired.Load() ||
+	if !s.recentUsable() || !t.ready.Load() || sub.retired.Load() ||
 		sub.started.Load() || cap(t.queue)-len(t.queue) < n {
 		return false
 	}
