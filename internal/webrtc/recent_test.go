@@ -180,21 +180,29 @@ func TestRecentKeyframeLimits(t *testing.T) {
 	}
 }
 
+// watchedLow sets up two qualities: another viewer watches lo, whose
+// recent frames are the keyframe 10 and frame 11; the returned viewer v
+// (SSRC 2, recorded in log) is on hi and has had nothing yet.
+func watchedLow(t *testing.T) (hi, lo *fakeStream, srcLo *source, v *viewerTrack, log *frameLog) {
+	t.Helper()
+	hi, lo = &fakeStream{id: "hi"}, &fakeStream{id: "lo"}
+	srcHi, _ := newSource("hi", webrtc.RTPCodecTypeVideo, hi, vp8, time.Second/30)
+	srcLo, _ = newSource("lo", webrtc.RTPCodecTypeVideo, lo, vp8, time.Second/30)
+	other := newTestViewer(t, srcLo, &frameLog{}, 1)
+	t.Cleanup(other.close)
+	lo.emit(numbered(10, true))
+	lo.emit(numbered(11, false))
+	log = &frameLog{}
+	v = newTestViewer(t, srcHi, log, 2)
+	t.Cleanup(v.close)
+	return hi, lo, srcLo, v, log
+}
+
 // TestSwitchToRecentKeyframe: a quality switch to a stream another viewer
 // watches happens at once, at that stream's recent keyframe, without
 // waiting for a keyframe, and releases the old stream.
 func TestSwitchToRecentKeyframe(t *testing.T) {
-	hi, lo := &fakeStream{id: "hi"}, &fakeStream{id: "lo"}
-	srcHi, _ := newSource("hi", webrtc.RTPCodecTypeVideo, hi, vp8, time.Second/30)
-	srcLo, _ := newSource("lo", webrtc.RTPCodecTypeVideo, lo, vp8, time.Second/30)
-	other := newTestViewer(t, srcLo, &frameLog{}, 1)
-	defer other.close()
-	lo.emit(numbered(10, true))
-	lo.emit(numbered(11, false))
-
-	log := &frameLog{}
-	v := newTestViewer(t, srcHi, log, 2)
-	defer v.close()
+	hi, lo, srcLo, v, log := watchedLow(t)
 	hi.emit(numbered(0, true))
 	waitFor(t, "hi's keyframe", func() bool { return log.count() == 1 })
 	keys := lo.keys.Load()
@@ -279,17 +287,7 @@ func TestStartRecentWhileStreaming(t *testing.T) {
 // first) starts at the new stream's recent keyframe and then follows that
 // stream live: the wait for the old stream's keyframe is over.
 func TestSwitchToRecentWhileWaiting(t *testing.T) {
-	hi, lo := &fakeStream{id: "hi"}, &fakeStream{id: "lo"}
-	srcHi, _ := newSource("hi", webrtc.RTPCodecTypeVideo, hi, vp8, time.Second/30)
-	srcLo, _ := newSource("lo", webrtc.RTPCodecTypeVideo, lo, vp8, time.Second/30)
-	other := newTestViewer(t, srcLo, &frameLog{}, 1)
-	defer other.close()
-	lo.emit(numbered(10, true))
-	lo.emit(numbered(11, false))
-
-	log := &frameLog{}
-	v := newTestViewer(t, srcHi, log, 2)
-	defer v.close()
+	hi, lo, srcLo, v, log := watchedLow(t)
 	hi.emit(numbered(0, false)) // no keyframe yet: v waits
 	_ = lo.Acquire()
 	v.setSource(srcLo)
