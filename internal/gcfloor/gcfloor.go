@@ -46,8 +46,13 @@ func Start(floor uint64) *Tuner {
 	if floor == 0 || os.Getenv("GOGC") != "" {
 		return nil
 	}
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
+	cur := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(cur)
+	if cur[0].Value.Kind() != metrics.KindUint64 {
+		return nil
+	}
+	// The runtime's int32 percent, -1 when off, as a uint64.
+	base := int(int64(cur[0].Value.Uint64()))
 	if base <= 0 {
 		return nil
 	}

@@ -77,3 +77,17 @@ func TestGOGCSetDisables(t *testing.T) {
 		t.Fatal("started although GOGC is set")
 	}
 }
+
+// TestCollectorOffDisables: with the collector off (debug.SetGCPercent(-1),
+// as GOGC=off would) the tuner does not turn it back on.
+func TestCollectorOffDisables(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	if tu := Start(16 << 20); tu != nil {
+		tu.Stop()
+		t.Fatal("started with the collector off")
+	}
+	if p := debug.SetGCPercent(-1); p != -1 {
+		t.Fatalf("percent %d, want -1 (off)", p)
+	}
+}

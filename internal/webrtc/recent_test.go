@@ -180,6 +180,18 @@ func TestRecentKeyframeLimits(t *testing.T) {
 	}
 }
 
+// touchRecent makes src's recent frames look just made: a test that
+// waits between making them and starting a viewer must not see them
+// expire on a loaded machine.
+func touchRecent(src *source) {
+	src.recentMu.Lock()
+	defer src.recentMu.Unlock()
+	now := src.now()
+	for i := range src.recent {
+		src.recent[i].at = now
+	}
+}
+
 // watchedLow sets up two qualities: another viewer watches lo, whose
 // recent frames are the keyframe 10 and frame 11; the returned viewer v
 // (SSRC 2, recorded in log) is on hi and has had nothing yet.
@@ -207,6 +219,7 @@ func TestSwitchToRecentKeyframe(t *testing.T) {
 	waitFor(t, "hi's keyframe", func() bool { return log.count() == 1 })
 	keys := lo.keys.Load()
 	_ = lo.Acquire()
+	touchRecent(srcLo)
 	v.setSource(srcLo)
 	waitFor(t, "lo's recent frames", func() bool { return log.count() == 3 })
 	hi.emit(numbered(1, false)) // switched away: not sent
@@ -290,6 +303,7 @@ func TestSwitchToRecentWhileWaiting(t *testing.T) {
 	hi, lo, srcLo, v, log := watchedLow(t)
 	hi.emit(numbered(0, false)) // no keyframe yet: v waits
 	_ = lo.Acquire()
+	touchRecent(srcLo)
 	v.setSource(srcLo)
 	waitFor(t, "lo's recent frames", func() bool { return log.count() == 2 })
 	lo.emit(numbered(12, false))

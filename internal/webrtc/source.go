@@ -235,11 +235,11 @@ const (
 	maxRecentFrames = 5
 	maxRecentBytes  = 512 << 10
 	maxRecentAge    = 500 * time.Millisecond
-	// maxRecentGap is the longest a stream that runs goes without a
-	// frame (a still screen sends 5 a second): after it the pipeline is
-	// restarting (a resize) or stuck, and recent no longer shows the
-	// screen.
-	maxRecentGap = 250 * time.Millisecond
+	// maxRecentGap is longer than a running stream goes without a frame
+	// (a still screen sends one every 200 ms, late by grab and encode
+	// jitter under load): after it the pipeline is restarting (a resize)
+	// or stuck, and recent no longer shows the screen.
+	maxRecentGap = 300 * time.Millisecond
 )
 
 // remember adds a video sample to recent; the caller holds recentMu.
@@ -298,6 +298,9 @@ func (s *source) startRecent(sub *subscription) bool {
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
 	t := sub.track
+	if t.cur.Load() == sub && !t.waitKey.Load() {
+		return true // a keyframe started it meanwhile
+	}
 	n := len(s.recent)
 	// A subscription that has queued frames already (a transport that
 	// reconnects) must not get recent again: its frames were sent, and
@@ -312,8 +315,6 @@ func (s *source) startRecent(sub *subscription) bool {
 		}
 		// The track may have been waiting for a keyframe of the old
 		// source: recent ends that wait too.
-	} else if !t.waitKey.Load() {
-		return true // a keyframe started it meanwhile
 	}
 	if !t.startAt(sub) {
 		return true // another source took over meanwhile; it starts itself
