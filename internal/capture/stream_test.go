@@ -12,27 +12,34 @@ import (
 )
 
 // testStream encodes a test pattern, so that no X display is needed.
-func testStream(t *testing.T) (*Stream, func() (frames, keys int)) {
+// keyIndex(k) is the number of frames delivered up to the k-th keyframe.
+func testStream(t *testing.T) (s *Stream, count func() (frames, keys int), keyIndex func(k int) int) {
 	t.Helper()
-	s := NewStream("main", "video", func() (string, error) {
+	s = NewStream("main", "video", func() (string, error) {
 		return "videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 cpu-used=16 keyframe-max-dist=100000 ! appsink name=appsink sync=false", nil
 	}, nil)
 	var mu sync.Mutex
 	var frames, keys int
+	keyAt := map[int]int{}
 	s.SetHandler(func(smp Sample) {
 		mu.Lock()
 		frames++
 		if !smp.Delta {
 			keys++
+			keyAt[keys] = frames
 		}
 		mu.Unlock()
 	})
 	t.Cleanup(s.Close)
 	return s, func() (int, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		return frames, keys
-	}
+			mu.Lock()
+			defer mu.Unlock()
+			return frames, keys
+		}, func(k int) int {
+			mu.Lock()
+			defer mu.Unlock()
+			return keyAt[k]
+		}
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -50,7 +57,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // its way are served by it (a burst costs one keyframe); a request made
 // right after it was delivered forces the next one at once.
 func TestKeyframeRequestsMerged(t *testing.T) {
-	s, count := testStream(t)
+	s, count, keyIndex := testStream(t)
 	if err := s.Acquire(); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +72,7 @@ func TestKeyframeRequestsMerged(t *testing.T) {
 	s.RequestKeyframe()
 	waitUntil(t, "a second forced keyframe", func() bool { _, k := count(); return k == 3 })
 	// Served within a few frames, not after a fixed interval.
-	if f, _ := count(); f-f0 > 5 {
+	if f := keyIndex(3); f-f0 > 5 {
 		t.Fatalf("the keyframe came %d frames after the request", f-f0)
 	}
 	// Nothing more: the burst cost one keyframe, and no retry follows
@@ -84,7 +91,7 @@ func TestKeyframeRequestsMerged(t *testing.T) {
 // the handler and the viewer count, and the new encoder starts with a
 // keyframe.
 func TestRestartKeepsViewers(t *testing.T) {
-	s, count := testStream(t)
+	s, count, _ := testStream(t)
 	if err := s.Acquire(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +114,7 @@ func openFDs() int {
 // TestPipelinesDoNotLeak: pipelines started and stopped (a stream's first
 // viewer comes, its last leaves) give back their descriptors.
 func TestPipelinesDoNotLeak(t *testing.T) {
-	s, count := testStream(t)
+	s, count, _ := testStream(t)
 	cycle := func() {
 		if err := s.Acquire(); err != nil {
 			t.Fatal(err)

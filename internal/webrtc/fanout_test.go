@@ -104,6 +104,13 @@ func newTestViewer(t testing.TB, src *source, w rtpWriter, ssrc uint32) *viewerT
 	return tr
 }
 
+// keyRequestsServed reports whether every keyframe request made to src
+// so far has reached its stream: requests are passed on by a goroutine,
+// and one made while another is on its way is passed on after it.
+func keyRequestsServed(src *source) bool {
+	return !src.keyPending.Load() && !src.keyWanted.Load()
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -153,7 +160,7 @@ func TestSlowViewerDoesNotStallOthers(t *testing.T) {
 	defer v2.close()
 	defer func() { close(slow.block); vs.close() }()
 
-	waitFor(t, "join keyframes", func() bool { return st.keys.Load() > 0 && !src.keyPending.Load() })
+	waitFor(t, "join keyframes", func() bool { return st.keys.Load() > 0 && keyRequestsServed(src) })
 	keysAtStart := st.keys.Load()
 	const frames = 300
 	const size = 3000 // 3 packets per frame
@@ -199,8 +206,10 @@ func TestSlowViewerDoesNotStallOthers(t *testing.T) {
 	if v1.drops.Load() != 0 || v2.drops.Load() != 0 {
 		t.Fatalf("fast viewers dropped %d and %d packets", v1.drops.Load(), v2.drops.Load())
 	}
-	// The streaming thread only packetises and queues.
-	if worst > 50*time.Millisecond {
+	// The streaming thread only packetises and queues: waiting for the
+	// stuck viewer would block it for good, so the bound only has to be
+	// above what a loaded machine and the race detector add.
+	if worst > 500*time.Millisecond {
 		t.Fatalf("a sample took %v on the streaming thread", worst)
 	}
 }

@@ -31,7 +31,7 @@ func TestUnansweredPeerEnds(t *testing.T) {
 		Videos:         []Stream{video},
 		Audio:          &fakeStream{id: "audio"},
 		Sessions:       sessions,
-		ConnectTimeout: 300 * time.Millisecond,
+		ConnectTimeout: time.Second,
 		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

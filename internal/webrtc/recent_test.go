@@ -202,6 +202,8 @@ func watchedLow(t *testing.T) (hi, lo *fakeStream, srcLo *source, v *viewerTrack
 	srcLo, _ = newSource("lo", webrtc.RTPCodecTypeVideo, lo, vp8, time.Second/30)
 	other := newTestViewer(t, srcLo, &frameLog{}, 1)
 	t.Cleanup(other.close)
+	// Its join request must not be counted against the switch.
+	waitFor(t, "the other viewer's keyframe request", func() bool { return lo.keys.Load() > 0 && keyRequestsServed(srcLo) })
 	lo.emit(numbered(10, true))
 	lo.emit(numbered(11, false))
 	log = &frameLog{}
@@ -258,10 +260,14 @@ func TestStartRecentWhileStreaming(t *testing.T) {
 				return
 			default:
 			}
+			// Never faster than the slowest viewer drains its queue: one
+			// that overflows skips to a keyframe by design, and on a
+			// loaded machine a writer can stall for tens of frames.
+			for behind(src) {
+				time.Sleep(100 * time.Microsecond)
+			}
 			st.emit(numbered(i, i%3 == 0))
 			i++
-			// Slow enough for the viewers' queues: one that overflows
-			// skips to a keyframe by design.
 			time.Sleep(300 * time.Microsecond)
 		}
 	}()
@@ -293,6 +299,17 @@ func TestStartRecentWhileStreaming(t *testing.T) {
 		checkFrames(t, fmt.Sprintf("viewer %d", i), l, uint32(10+i))
 		tracks[i].close()
 	}
+}
+
+// behind reports whether a viewer of src has its queue more than half
+// full.
+func behind(src *source) bool {
+	for _, sub := range *src.subs.Load() {
+		if q := sub.track.queue; len(q) > cap(q)/2 {
+			return true
+		}
+	}
+	return false
 }
 
 // TestSwitchToRecentWhileWaiting: a switch made while the track waits

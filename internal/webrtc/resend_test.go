@@ -65,7 +65,10 @@ func TestResend(t *testing.T) {
 		t.Fatal("resent a packet of the source switched away from")
 	}
 	after, _ := rec.snapshot()
-	if n := v.resend(nack(after[len(after)-1].SequenceNumber)); n != 1 {
+	last := after[len(after)-1].SequenceNumber
+	// The writer records a packet in the history just after sending it.
+	waitFor(t, "the new source's packet in the history", func() bool { _, ok := v.history.get(last, time.Now()); return ok })
+	if n := v.resend(nack(last)); n != 1 {
 		t.Fatal("the new source's packet was not resent")
 	}
 }

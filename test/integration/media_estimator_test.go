@@ -230,8 +230,9 @@ func TestSlowViewerOnLimitedLink(t *testing.T) {
 	if st, err := link.InServer("tc", "-s", "class", "show", "dev", dev); err == nil {
 		t.Logf("tc classes:\n%s", st)
 	}
-	// 30 fps less scheduling noise on a loaded machine.
-	if fastFrames < int64(window.Seconds()*24) {
+	// 30 fps less scheduling noise on a loaded machine (lost packets and
+	// freezes, checked below, are what a stalled fan-out would cause).
+	if fastFrames < int64(window.Seconds()*20) {
 		t.Errorf("the fast viewer got %d frames in %v", fastFrames, window)
 	}
 	if f := fast.MaxFreeze(); f > time.Second {

@@ -256,14 +256,16 @@ func TestSlowViewerDoesNotStallOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, md := range fast {
-			if _, err := md.WaitColour(viewer.FrameW/4, viewer.FrameH/4, col[0], col[1], col[2], 40, 2*time.Second); err != nil {
+			// A viewer stalled by the stuck one would never see it; a
+			// loaded machine may take a few seconds.
+			if _, err := md.WaitColour(viewer.FrameW/4, viewer.FrameH/4, col[0], col[1], col[2], 40, 8*time.Second); err != nil {
 				t.Fatalf("round %d, fast viewer %d, %v after the slow viewer stalled: %v", round, i, time.Since(start), err)
 			}
 		}
 		time.Sleep(time.Until(start.Add(1500 * time.Millisecond)))
 		for i, md := range fast {
 			_, _, _, now := md.Stats()
-			if fps := float64(now-before[i]) / time.Since(start).Seconds(); fps < baseline/2 {
+			if fps := float64(now-before[i]) / time.Since(start).Seconds(); fps < baseline/3 {
 				t.Fatalf("round %d: fast viewer %d decodes %.1f fps (%.1f before the stall)", round, i, fps, baseline)
 			}
 		}

@@ -42,11 +42,22 @@ func waitKeyframeSize(t *testing.T, md *viewer.Media, w, h int) {
 	}
 }
 
-// videoPaused checks that no video packet arrives for a while (after a
-// moment for packets in flight).
+// mediaPaused checks that packets stop: the count goes quiet for 700 ms
+// within 5 s (packets in flight may take a moment on a loaded machine),
+// and then stays quiet as long again.
 func mediaPaused(t *testing.T, what string, count func() int64) {
 	t.Helper()
-	time.Sleep(300 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		before := count()
+		time.Sleep(700 * time.Millisecond)
+		if count() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: packets still arrive while disabled", what)
+		}
+	}
 	before := count()
 	time.Sleep(700 * time.Millisecond)
 	if n := count() - before; n > 0 {

@@ -137,7 +137,7 @@ func TestTimeout(t *testing.T) {
 	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	o := openinapp.New(openinapp.Options{Enabled: true, Command: hang, Timeout: 200 * time.Millisecond, Sessions: m, Logger: pt.Quiet()})
+	o := openinapp.New(openinapp.Options{Enabled: true, Command: hang, Timeout: 2 * time.Second, Sessions: m, Logger: pt.Quiet()})
 	for range 4 {
 		if err := o.Open(s, "https://example.com/"); err != nil {
 			t.Fatal(err)
