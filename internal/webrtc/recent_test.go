@@ -3,6 +3,7 @@ package webrtc
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -365,4 +366,44 @@ func TestReconnectDoesNotReplayRecent(t *testing.T) {
 		t.Fatalf("got frames %v, want [0 1 2 4]", frames)
 	}
 	checkContinuous(t, "reconnect", hdrs, 2)
+}
+
+// TestStaleSkipsToKeyframe: after a viewer fell too far behind and its
+// queue was thrown away, the first frame it gets is a keyframe, even when
+// the streaming thread queued a delta frame just after the queue was
+// emptied (it had checked for the wait before the writer set it).
+func TestStaleSkipsToKeyframe(t *testing.T) {
+	st := &fakeStream{id: "main"}
+	src, _ := newSource("main", webrtc.RTPCodecTypeVideo, st, vp8, time.Second/30)
+	log := &frameLog{}
+	v := newTestViewer(t, src, log, 1)
+	defer v.close()
+	st.emit(numbered(0, true))
+	st.emit(numbered(1, false))
+	waitFor(t, "the first frames", func() bool { return log.count() == 2 })
+	sub := v.cur.Load()
+	delta := func(i int) []rtp.Packet {
+		var pkts []rtp.Packet
+		for _, p := range src.payloader.Payload(rtpMTU-12, numbered(i, false).Data) {
+			pkts = append(pkts, rtp.Packet{Header: rtp.Header{Version: 2, Marker: true}, Payload: p})
+		}
+		return pkts
+	}
+
+	asked := st.keys.Load()
+	// A frame that waited too long: the writer throws the queue away and
+	// asks for a keyframe.
+	v.queue <- queued{pkts: delta(2), sub: sub, at: src.now() - int64(2*maxQueueDelay)}
+	waitFor(t, "the stale queue's keyframe request", func() bool { return st.keys.Load() > asked })
+	// The streaming thread's delta, queued after the queue was emptied.
+	v.queue <- queued{pkts: delta(3), sub: sub, at: src.now()}
+	st.emit(numbered(4, true))
+	st.emit(numbered(5, false))
+	waitFor(t, "the frames after the keyframe", func() bool { return log.count() >= 4 })
+	time.Sleep(10 * time.Millisecond)
+	hdrs, frames, keys := log.snapshot()
+	if !slices.Equal(frames, []int{0, 1, 4, 5}) || !keys[2] {
+		t.Fatalf("frames %v (keyframes %v), want 0 1 4 5: the viewer resumes at the keyframe", frames, keys)
+	}
+	checkContinuous(t, "viewer", hdrs, 1)
 }

@@ -253,7 +253,7 @@ func (s *source) remember(pkts []rtp.Packet, key bool, at int64, size int) {
 		s.forget()
 		return
 	}
-	s.recent = append(s.recent, queued{pkts: pkts, at: at})
+	s.recent = append(s.recent, queued{pkts: pkts, at: at, key: key})
 	s.recentBytes += size
 }
 

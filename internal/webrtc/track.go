@@ -48,6 +48,7 @@ type queued struct {
 	pkts []rtp.Packet
 	sub  *subscription
 	at   int64 // source clock when the sample arrived
+	key  bool  // a keyframe (every audio sample is one)
 	// shift is added to the packets' source timestamps (see startRecent).
 	shift uint32
 }
@@ -350,7 +351,7 @@ func (s *subscription) push(pkts []rtp.Packet, key bool, at int64) {
 		return
 	}
 	select {
-	case t.queue <- queued{pkts: pkts, sub: s, at: at}:
+	case t.queue <- queued{pkts: pkts, sub: s, at: at, key: key}:
 		if !s.started.Load() {
 			s.started.Store(true)
 		}
@@ -388,9 +389,10 @@ func (t *viewerTrack) startAt(s *subscription) bool {
 // a probe runs.
 func (t *viewerTrack) run() {
 	var (
-		ticker *time.Ticker
-		tick   <-chan time.Time
-		last   time.Time
+		ticker    *time.Ticker
+		tick      <-chan time.Time
+		last      time.Time
+		skipToKey bool
 	)
 	stopTicker := func() {
 		if ticker != nil {
@@ -407,7 +409,20 @@ func (t *viewerTrack) run() {
 			}
 			if q.sub.src.now()-q.at > int64(maxQueueDelay) {
 				t.stale()
+				skipToKey = true
 				continue
+			}
+			// After stale, only a keyframe may come first: a sample the
+			// streaming thread queued while the queue was being thrown
+			// away (it had seen no wait yet, or a keyframe ended the
+			// wait and was thrown away with the rest) refers to frames
+			// the viewer never got.
+			if skipToKey {
+				if !q.key {
+					t.drops.Add(1)
+					continue
+				}
+				skipToKey = false
 			}
 			for i := range q.pkts {
 				t.write(q.sub, &q.pkts[i], q.shift)
