@@ -53,7 +53,7 @@ func (a *API) sessionsDisconnect(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return httpError(http.StatusBadRequest, "session not found")
 	}
-	a.opts.Sessions.DisconnectConn(s, "disconnected by an admin")
+	a.opts.Sessions.Kick(s, "disconnected by an admin")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

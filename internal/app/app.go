@@ -193,6 +193,9 @@ func (a *App) start(ctx context.Context) error {
 	// was never answered ends with the socket.
 	a.sessions.OnDisconnected(a.webrtc.CloseUnconnected)
 	a.sessions.OnDeleted(a.webrtc.Close)
+	// An admin's disconnect ends the media too (the reference destroys
+	// both peers).
+	a.sessions.OnKicked(a.webrtc.Close)
 	// Private mode: non-admins keep their peers but get no media (paused,
 	// as in the reference); the session manager ends a non-admin's
 	// control.

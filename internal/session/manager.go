@@ -53,6 +53,7 @@ type Manager struct {
 
 	hostListeners       []func(host, prev *Session)
 	disconnectListeners []func(s *Session)
+	kickListeners       []func(s *Session)
 	deleteListeners     []func(s *Session)
 	settingsListeners   []func(prev, next types.Settings)
 	profileListeners    []func(s *Session, prev, next types.MemberProfile)
@@ -110,6 +111,13 @@ func (m *Manager) OnProfileChanged(fn func(s *Session, prev, next types.MemberPr
 func (m *Manager) OnSettingsChanged(fn func(prev, next types.Settings)) {
 	m.mu.Lock()
 	m.settingsListeners = append(m.settingsListeners, fn)
+	m.mu.Unlock()
+}
+
+// OnKicked registers fn to run after Kick closed a session's WebSocket.
+func (m *Manager) OnKicked(fn func(s *Session)) {
+	m.mu.Lock()
+	m.kickListeners = append(m.kickListeners, fn)
 	m.mu.Unlock()
 }
 

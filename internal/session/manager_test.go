@@ -434,3 +434,29 @@ func TestMarshalEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestKick: Kick closes the session's socket with the reason and tells
+// the kick listeners (the media ends there); the session stays.
+func TestKick(t *testing.T) {
+	m := New(Options{})
+	s, _ := m.Create("carol", types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true})
+	conn := &fakeConn{}
+	if err := m.Connect(s, conn); err != nil {
+		t.Fatal(err)
+	}
+	var kicked []*Session
+	m.OnKicked(func(k *Session) { kicked = append(kicked, k) })
+	m.Kick(s, "disconnected by an admin")
+	conn.mu.Lock()
+	reason := conn.closed
+	conn.mu.Unlock()
+	if reason != "disconnected by an admin" {
+		t.Fatalf("socket closed with %q", reason)
+	}
+	if len(kicked) != 1 || kicked[0] != s {
+		t.Fatalf("kick listeners got %v", kicked)
+	}
+	if _, ok := m.Get("carol"); !ok {
+		t.Fatal("the kicked session was removed")
+	}
+}

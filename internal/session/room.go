@@ -80,6 +80,21 @@ func (m *Manager) DisconnectConn(s *Session, reason string) {
 	}
 }
 
+// Kick disconnects a session the way an admin's disconnect does, as the
+// reference does: its WebSocket closes with reason and its media ends
+// (OnKicked). A socket that merely drops keeps its peer for a reconnect;
+// a kicked session's picture should not go on. The session stays: its
+// client may log in again.
+func (m *Manager) Kick(s *Session, reason string) {
+	m.DisconnectConn(s, reason)
+	m.mu.RLock()
+	listeners := append([]func(*Session){}, m.kickListeners...)
+	m.mu.RUnlock()
+	for _, fn := range listeners {
+		fn(s)
+	}
+}
+
 // Stats reports room statistics.
 func (m *Manager) Stats() types.Stats {
 	m.mu.RLock()

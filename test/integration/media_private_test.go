@@ -241,3 +241,45 @@ func TestWatchingOutlivesSocket(t *testing.T) {
 	// Erin's media, on the other hand, never stopped.
 	flowing(t, md2, 5*time.Second)
 }
+
+// TestAdminDisconnectEndsMedia: an admin's disconnect closes the
+// session's WebSocket and ends its media too, as the reference does
+// (a socket that merely drops keeps its peer for the reconnect); the
+// session stays and shows as neither connected nor watching.
+func TestAdminDisconnectEndsMedia(t *testing.T) {
+	s, _, ctx := paintedStack(t, 200, 60, 160)
+	boss := login(t, s, "boss", "admin")
+	carol := login(t, s, "carol", "neko")
+	md, err := carol.StartMedia(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	if _, err := md.WaitColour(viewer.FrameW/4, viewer.FrameH/4, 200, 60, 160, 40, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	if code, err := boss.Do(ctx, "POST", "api/sessions/"+carol.SessionID+"/disconnect", nil, nil); err != nil || code != 204 {
+		t.Fatalf("disconnect: %d %v", code, err)
+	}
+	select {
+	case <-carol.Closed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the disconnected session's socket stays open")
+	}
+	stalled(t, md, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var data types.SessionData
+		if code, err := boss.Do(ctx, "GET", "api/sessions/"+carol.SessionID, nil, &data); err != nil || code != 200 {
+			t.Fatalf("session after the disconnect: %d %v", code, err)
+		}
+		if !data.State.IsConnected && !data.State.IsWatching {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session state after the disconnect: %+v", data.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
