@@ -314,6 +314,21 @@ func TestInactiveCursors(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); !last() && time.Now().Before(deadline); {
 		time.Sleep(cursorFlush / 5)
 	}
+	// Nothing more while the pointer is still: the list is not sent again
+	// at every flush (only, once it rests long enough, cleared).
+	cw.mu.Lock()
+	seen := len(cw.events)
+	cw.mu.Unlock()
+	time.Sleep(3 * cursorFlush)
+	cw.mu.Lock()
+	later := append([]types.Message(nil), cw.events[seen:]...)
+	cw.mu.Unlock()
+	for _, e := range later {
+		var list []types.SessionCursors
+		if e.Event == types.EventSessionCursors && json.Unmarshal(e.Payload, &list) == nil && len(list) > 0 {
+			t.Fatalf("cursors sent again without a move: %s", e.Payload)
+		}
+	}
 	// One message for the burst; two if a loaded machine paused this
 	// test for a whole flush interval in the middle of it.
 	if n < 1 || n > 2 || len(got) != 1 || got[0].ID != "mover" || got[0].Cursors[0] != (types.Cursor{X: 14, Y: 20}) {

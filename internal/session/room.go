@@ -86,13 +86,16 @@ func (m *Manager) DisconnectConn(s *Session, reason string) {
 // a kicked session's picture should not go on. The session stays: its
 // client may log in again.
 func (m *Manager) Kick(s *Session, reason string) {
-	m.DisconnectConn(s, reason)
+	// Media first: once the socket is closed the client may reconnect
+	// and ask for a new peer, which a late listener would end. A peer it
+	// asks for in between never connects, and ends with the socket.
 	m.mu.RLock()
 	listeners := append([]func(*Session){}, m.kickListeners...)
 	m.mu.RUnlock()
 	for _, fn := range listeners {
 		fn(s)
 	}
+	m.DisconnectConn(s, reason)
 }
 
 // Stats reports room statistics.

@@ -381,6 +381,9 @@ func TestStaleSkipsToKeyframe(t *testing.T) {
 	st.emit(numbered(0, true))
 	st.emit(numbered(1, false))
 	waitFor(t, "the first frames", func() bool { return log.count() == 2 })
+	// The join's own request, passed on by a goroutine, must not pass
+	// for the stale queue's below.
+	waitFor(t, "the join's keyframe request", func() bool { return st.keys.Load() > 0 && keyRequestsServed(src) })
 	sub := v.cur.Load()
 	delta := func(i int) []rtp.Packet {
 		var pkts []rtp.Packet

@@ -417,15 +417,13 @@ func (t *viewerTrack) run() {
 			// away (it had seen no wait yet, or a keyframe ended the
 			// wait and was thrown away with the rest) refers to frames
 			// the viewer never got.
-			if skipToKey {
-				if !q.key {
-					t.drops.Add(1)
-					continue
-				}
+			if skipToKey && !q.key {
+				t.drops.Add(1)
+			} else {
 				skipToKey = false
-			}
-			for i := range q.pkts {
-				t.write(q.sub, &q.pkts[i], q.shift)
+				for i := range q.pkts {
+					t.write(q.sub, &q.pkts[i], q.shift)
+				}
 			}
 			if len(t.queue) == 0 && t.needKey.CompareAndSwap(true, false) {
 				t.requestKeyframe(true)
