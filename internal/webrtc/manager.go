@@ -346,29 +346,37 @@ func (m *Manager) Candidate(s *session.Session, c types.SignalCandidate) error {
 	return p.candidate(c)
 }
 
-// Video changes the session's video (quality, on/off) without
-// renegotiation and reports the new state as signal/video.
+// Video changes the session's video (quality, on/off, auto) without
+// renegotiation and reports the new state as signal/video when anything
+// changed; a request that changes nothing is not answered, as by the
+// reference.
 func (m *Manager) Video(s *session.Session, req types.SignalVideoRequest) error {
 	p, err := m.peer(s)
 	if err != nil {
 		return err
 	}
+	before := p.videoState()
 	if err := p.setVideo(req); err != nil {
 		return err
 	}
-	s.Send(types.EventSignalVideo, p.videoState())
+	if after := p.videoState(); after != before {
+		s.Send(types.EventSignalVideo, after)
+	}
 	return nil
 }
 
 // Audio turns the session's audio on or off and reports it as
-// signal/audio.
+// signal/audio when that changed (as the reference does).
 func (m *Manager) Audio(s *session.Session, req types.SignalAudioRequest) error {
 	p, err := m.peer(s)
 	if err != nil {
 		return err
 	}
+	before := p.audioState()
 	p.setAudio(req)
-	s.Send(types.EventSignalAudio, p.audioState())
+	if after := p.audioState(); after != before {
+		s.Send(types.EventSignalAudio, after)
+	}
 	return nil
 }
 

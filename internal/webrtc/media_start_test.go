@@ -115,3 +115,97 @@ func TestMediaStartFailureReported(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestVideoAnsweredWhenChanged: signal/video and signal/audio are answered
+// with the new state when a request changes something, and not at all
+// when it changes nothing; choosing a quality leaves auto as it was (the
+// reference's SetVideo/SetAudio).
+func TestVideoAnsweredWhenChanged(t *testing.T) {
+	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
+	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &recordingConn{}
+	if err := sessions.Connect(s, conn); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{
+		Config: config.WebRTC{NAT1To1: []string{"127.0.0.1"},
+			Estimator: config.Estimator{Enabled: true, InitialBitrate: 1_000_000, ReadInterval: time.Second,
+				StableDuration: time.Second, UnstableDuration: time.Second, StalledDuration: time.Second,
+				DowngradeBackoff: time.Second, UpgradeBackoff: time.Second}},
+		VideoCodec: "vp8", AudioCodec: "opus",
+		Videos:   []Stream{&fakeStream{id: "hq"}, &fakeStream{id: "lq"}},
+		Audio:    &fakeStream{id: "audio"},
+		Sessions: sessions,
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Shutdown)
+	auto := true
+	if err := m.Request(s, types.SignalRequest{Video: types.SignalVideoRequest{Auto: &auto}}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(ev types.Event) int {
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		n := 0
+		for _, e := range conn.events {
+			if e.Event == ev {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "signal/provide and the media state", func() bool { return count(types.EventSignalVideo) == 1 })
+	videos, audios := count(types.EventSignalVideo), count(types.EventSignalAudio)
+	last := func() types.SignalVideo {
+		raw, _ := conn.lastAfterProvide(types.EventSignalVideo)
+		var v types.SignalVideo
+		_ = json.Unmarshal(raw, &v)
+		return v
+	}
+	on, off := false, true // Disabled
+	manual := false        // Auto
+	exact := func(id string) *types.VideoSelector { return &types.VideoSelector{ID: id, Type: "exact"} }
+
+	for _, tc := range []struct {
+		name    string
+		video   *types.SignalVideoRequest
+		audio   *types.SignalAudioRequest
+		answers bool
+		want    types.SignalVideo
+	}{
+		{"the quality it has", &types.SignalVideoRequest{Selector: exact("hq")}, nil, false, types.SignalVideo{}},
+		{"video on while on", &types.SignalVideoRequest{Disabled: &on}, nil, false, types.SignalVideo{}},
+		{"another quality keeps auto", &types.SignalVideoRequest{Selector: exact("lq")}, nil, true, types.SignalVideo{ID: "lq", Video: "lq", Auto: true}},
+		{"auto off", &types.SignalVideoRequest{Auto: &manual}, nil, true, types.SignalVideo{ID: "lq", Video: "lq"}},
+		{"video off", &types.SignalVideoRequest{Disabled: &off}, nil, true, types.SignalVideo{Disabled: true, ID: "lq", Video: "lq"}},
+		{"an unknown quality", &types.SignalVideoRequest{Selector: exact("nope")}, nil, false, types.SignalVideo{}},
+		{"audio on while on", nil, &types.SignalAudioRequest{Disabled: &on}, false, types.SignalVideo{}},
+		{"audio off", nil, &types.SignalAudioRequest{Disabled: &off}, true, types.SignalVideo{}},
+	} {
+		if tc.video != nil {
+			_ = m.Video(s, *tc.video)
+			if tc.answers {
+				videos++
+			}
+		} else {
+			_ = m.Audio(s, *tc.audio)
+			if tc.answers {
+				audios++
+			}
+		}
+		if v, a := count(types.EventSignalVideo), count(types.EventSignalAudio); v != videos || a != audios {
+			t.Fatalf("%s: %d signal/video and %d signal/audio, want %d and %d", tc.name, v, a, videos, audios)
+		}
+		if tc.answers && tc.video != nil {
+			if got := last(); got != tc.want {
+				t.Fatalf("%s: signal/video %+v, want %+v", tc.name, got, tc.want)
+			}
+		}
+	}
+}

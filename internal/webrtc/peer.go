@@ -330,9 +330,8 @@ func (p *peer) resolveVideo(req types.SignalVideoRequest) (func() error, error) 
 			return nil, err
 		}
 		id = src.id
-		// Choosing a quality by hand ends automatic choice, unless the
-		// request asks for both.
-		auto = false
+		// auto changes only when asked, as in the reference: a client
+		// that picks a quality by hand and wants it kept says auto: false.
 	}
 	if id == "" {
 		id = p.m.videos[0].id

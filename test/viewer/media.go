@@ -662,7 +662,9 @@ func (md *Media) Signal(ctx context.Context, ev types.Event, payload any, reply 
 	return Wait(ch, 10*time.Second)
 }
 
-// SetVideo sends signal/video and returns the server's signal/video.
+// SetVideo sends signal/video and returns the server's signal/video. The
+// server answers only a request that changes something (Signal waits 10 s
+// for it).
 func (md *Media) SetVideo(ctx context.Context, req types.SignalVideoRequest) (types.SignalVideo, error) {
 	var v types.SignalVideo
 	raw, err := md.Signal(ctx, types.EventSignalVideo, req, types.EventSignalVideo)
@@ -673,7 +675,8 @@ func (md *Media) SetVideo(ctx context.Context, req types.SignalVideoRequest) (ty
 	return v, err
 }
 
-// SetAudio sends signal/audio and returns the server's signal/audio.
+// SetAudio sends signal/audio and returns the server's signal/audio, which
+// comes only when the request changes something.
 func (md *Media) SetAudio(ctx context.Context, req types.SignalAudioRequest) (types.SignalAudio, error) {
 	var a types.SignalAudio
 	raw, err := md.Signal(ctx, types.EventSignalAudio, req, types.EventSignalAudio)
