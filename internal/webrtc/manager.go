@@ -355,28 +355,17 @@ func (m *Manager) Video(s *session.Session, req types.SignalVideoRequest) error 
 	if err != nil {
 		return err
 	}
-	before := p.videoState()
-	if err := p.setVideo(req); err != nil {
-		return err
-	}
-	if after := p.videoState(); after != before {
-		s.Send(types.EventSignalVideo, after)
-	}
-	return nil
+	return p.setVideo(req)
 }
 
 // Audio turns the session's audio on or off and reports it as
-// signal/audio when that changed (as the reference does).
+// signal/audio when that changed (as the reference does; see setAudio).
 func (m *Manager) Audio(s *session.Session, req types.SignalAudioRequest) error {
 	p, err := m.peer(s)
 	if err != nil {
 		return err
 	}
-	before := p.audioState()
 	p.setAudio(req)
-	if after := p.audioState(); after != before {
-		s.Send(types.EventSignalAudio, after)
-	}
 	return nil
 }
 

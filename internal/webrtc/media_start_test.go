@@ -189,7 +189,10 @@ func TestVideoAnsweredWhenChanged(t *testing.T) {
 		{"audio off", nil, &types.SignalAudioRequest{Disabled: &off}, true, types.SignalVideo{}},
 	} {
 		if tc.video != nil {
-			_ = m.Video(s, *tc.video)
+			err := m.Video(s, *tc.video)
+			if unknown := tc.video.Selector != nil && tc.video.Selector.ID == "nope"; unknown != (err != nil) {
+				t.Fatalf("%s: error %v", tc.name, err)
+			}
 			if tc.answers {
 				videos++
 			}

@@ -295,15 +295,27 @@ func (p *peer) reportMedia(video, audio bool) {
 	}
 }
 
-// setVideo applies a video request: quality selector, on/off, auto.
+// setVideo applies a video request (quality selector, on/off, auto) and
+// reports the new state as signal/video when anything changed; a request
+// that changes nothing is not answered, as by the reference. The state
+// is read and reported under videoMu, as the estimator's switches are,
+// so that no change goes unreported and no older state overtakes a newer
+// one.
 func (p *peer) setVideo(req types.SignalVideoRequest) error {
 	p.videoMu.Lock()
 	defer p.videoMu.Unlock()
+	before := p.videoState()
 	start, err := p.resolveVideo(req)
-	if err != nil || start == nil {
+	if err == nil && start != nil {
+		err = start()
+	}
+	if err != nil {
 		return err
 	}
-	return start()
+	if after := p.videoState(); after != before {
+		p.session.Send(types.EventSignalVideo, after)
+	}
+	return nil
 }
 
 // resolveVideo works out what req asks for and records it as the peer's
@@ -391,10 +403,18 @@ func (p *peer) applyVideoCut(id string, disabled, cut bool) error {
 }
 
 // setAudio applies an audio request.
+// setAudio applies an audio request and reports the new state as
+// signal/audio when it changed, or when it is not what was asked for (the
+// audio capture failed to start), under audioMu.
 func (p *peer) setAudio(req types.SignalAudioRequest) {
 	p.audioMu.Lock()
 	defer p.audioMu.Unlock()
+	before := p.audioState()
 	p.resolveAudio(req)()
+	after := p.audioState()
+	if after != before || (req.Disabled != nil && *req.Disabled != after.Disabled) {
+		p.session.Send(types.EventSignalAudio, after)
+	}
 }
 
 // resolveAudio records the audio state req asks for; the returned

@@ -168,7 +168,7 @@ export class Signaling {
   /**
    * Choose a video quality, or let the server choose (`auto`, when its
    * bandwidth estimator is on); kept for the next peer too. The server
-   * answers with `signal/video`.
+   * answers with `signal/video` when the request changed anything.
    */
   setVideo(id: string | null, auto: boolean): void {
     this.videoPreference = { id, auto }
