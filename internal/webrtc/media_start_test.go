@@ -66,6 +66,13 @@ func (c *recordingConn) lastAfterProvide(ev types.Event) (json.RawMessage, bool)
 // shuts down at cleanup.
 func newViewerManager(t testing.TB, video, audio Stream) (*Manager, *session.Session, *recordingConn) {
 	t.Helper()
+	return newManagerWith(t, config.WebRTC{NAT1To1: []string{"127.0.0.1"}}, []Stream{video}, audio)
+}
+
+// newManagerWith is newViewerManager with its WebRTC settings and any
+// number of video qualities.
+func newManagerWith(t testing.TB, cfg config.WebRTC, videos []Stream, audio Stream) (*Manager, *session.Session, *recordingConn) {
+	t.Helper()
 	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
 	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
 	if err != nil {
@@ -76,9 +83,9 @@ func newViewerManager(t testing.TB, video, audio Stream) (*Manager, *session.Ses
 		t.Fatal(err)
 	}
 	m, err := New(Options{
-		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
+		Config:     cfg,
 		VideoCodec: "vp8", AudioCodec: "opus",
-		Videos:   []Stream{video},
+		Videos:   videos,
 		Audio:    audio,
 		Sessions: sessions,
 		Logger:   slog.New(slog.DiscardHandler),
@@ -121,30 +128,11 @@ func TestMediaStartFailureReported(t *testing.T) {
 // when it changes nothing; choosing a quality leaves auto as it was (the
 // reference's SetVideo/SetAudio).
 func TestVideoAnsweredWhenChanged(t *testing.T) {
-	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
-	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &recordingConn{}
-	if err := sessions.Connect(s, conn); err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Options{
-		Config: config.WebRTC{NAT1To1: []string{"127.0.0.1"},
-			Estimator: config.Estimator{Enabled: true, InitialBitrate: 1_000_000, ReadInterval: time.Second,
-				StableDuration: time.Second, UnstableDuration: time.Second, StalledDuration: time.Second,
-				DowngradeBackoff: time.Second, UpgradeBackoff: time.Second}},
-		VideoCodec: "vp8", AudioCodec: "opus",
-		Videos:   []Stream{&fakeStream{id: "hq"}, &fakeStream{id: "lq"}},
-		Audio:    &fakeStream{id: "audio"},
-		Sessions: sessions,
-		Logger:   slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Shutdown)
+	cfg := config.WebRTC{NAT1To1: []string{"127.0.0.1"},
+		Estimator: config.Estimator{Enabled: true, InitialBitrate: 1_000_000, ReadInterval: time.Second,
+			StableDuration: time.Second, UnstableDuration: time.Second, StalledDuration: time.Second,
+			DowngradeBackoff: time.Second, UpgradeBackoff: time.Second}}
+	m, s, conn := newManagerWith(t, cfg, []Stream{&fakeStream{id: "hq"}, &fakeStream{id: "lq"}}, &fakeStream{id: "audio"})
 	auto := true
 	if err := m.Request(s, types.SignalRequest{Video: types.SignalVideoRequest{Auto: &auto}}); err != nil {
 		t.Fatal(err)
