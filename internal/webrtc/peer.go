@@ -402,7 +402,6 @@ func (p *peer) applyVideoCut(id string, disabled, cut bool) error {
 	return nil
 }
 
-// setAudio applies an audio request.
 // setAudio applies an audio request and reports the new state as
 // signal/audio when it changed, or when it is not what was asked for (the
 // audio capture failed to start), under audioMu.
