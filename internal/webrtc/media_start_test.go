@@ -200,3 +200,65 @@ func TestVideoAnsweredWhenChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestPassiveEstimatorNeverReportsAuto: a passive estimator only logs what
+// it would do, so the client is never told that auto is on, and asking for
+// auto changes nothing it can see: no signal/video comes back.
+func TestPassiveEstimatorNeverReportsAuto(t *testing.T) {
+	cfg := config.WebRTC{NAT1To1: []string{"127.0.0.1"},
+		Estimator: config.Estimator{Enabled: true, Passive: true, InitialBitrate: 1_000_000, ReadInterval: time.Second,
+			StableDuration: time.Second, UnstableDuration: time.Second, StalledDuration: time.Second,
+			DowngradeBackoff: time.Second, UpgradeBackoff: time.Second}}
+	m, s, conn := newManagerWith(t, cfg, []Stream{&fakeStream{id: "hq"}, &fakeStream{id: "lq"}}, &fakeStream{id: "audio"})
+	on, off := true, false
+	if err := m.Request(s, types.SignalRequest{Video: types.SignalVideoRequest{Auto: &on}}); err != nil {
+		t.Fatal(err)
+	}
+	videos := func() []types.SignalVideo {
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		var out []types.SignalVideo
+		for _, e := range conn.events {
+			if e.Event == types.EventSignalVideo {
+				var v types.SignalVideo
+				if err := json.Unmarshal(e.Payload, &v); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	waitFor(t, "the media state after signal/provide", func() bool { return len(videos()) == 1 })
+	if v := videos()[0]; v.Auto || v.ID != "hq" {
+		t.Fatalf("first signal/video %+v, want hq without auto", v)
+	}
+	raw, ok := conn.lastAfterProvide(types.EventSignalProvide)
+	if !ok {
+		t.Fatal("no signal/provide")
+	}
+	var provide types.SignalProvide
+	if err := json.Unmarshal(raw, &provide); err != nil {
+		t.Fatal(err)
+	}
+	if provide.Video.Auto {
+		t.Fatalf("signal/provide reports auto with a passive estimator: %+v", provide.Video)
+	}
+
+	for _, auto := range []*bool{&off, &on} {
+		if err := m.Video(s, types.SignalVideoRequest{Auto: auto}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(videos()); n != 1 {
+		t.Fatalf("%d signal/video after asking for auto, want none: %+v", n-1, videos()[1:])
+	}
+	// A real change is still answered, and still without auto.
+	if err := m.Video(s, types.SignalVideoRequest{Selector: &types.VideoSelector{ID: "lq", Type: "exact"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := videos()
+	if len(got) != 2 || got[1] != (types.SignalVideo{ID: "lq", Video: "lq"}) {
+		t.Fatalf("signal/video after choosing lq: %+v, want one more {lq lq auto:false}", got[1:])
+	}
+}
