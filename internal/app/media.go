@@ -184,7 +184,14 @@ func (a *App) upstream(pulseServer string) (webrtc.Microphone, webrtc.Webcam, st
 
 type microphone struct{ m *capture.Microphone }
 
-func (m microphone) Open(pt uint8) (webrtc.RTPPlayer, error) { return m.m.Open(pt) }
+func (m microphone) Open(mimeType string, pt uint8, clockRate uint32) (webrtc.RTPPlayer, error) {
+	s, err := m.m.Open(mimeType, pt, clockRate)
+	if err != nil {
+		// Not s: a nil *MicrophoneStream would be a non-nil RTPPlayer.
+		return nil, err
+	}
+	return s, nil
+}
 
 type webcam struct{ w *capture.Webcam }
 

@@ -89,9 +89,11 @@ type Options struct {
 // its transport would otherwise never end (it holds a capture stream).
 const defaultConnectTimeout = 30 * time.Second
 
-// Microphone opens a player for one client's upstream audio track.
+// Microphone opens a player for one client's upstream audio track of the
+// given codec (a MIME type such as "audio/opus"); it refuses a codec it
+// cannot decode.
 type Microphone interface {
-	Open(payloadType uint8) (RTPPlayer, error)
+	Open(mimeType string, payloadType uint8, clockRate uint32) (RTPPlayer, error)
 }
 
 // Webcam opens a player for one client's upstream video track of the

@@ -2,7 +2,6 @@ package webrtc
 
 import (
 	"encoding/binary"
-	"strings"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -28,14 +27,11 @@ func (p *peer) upstream(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		p.log.Debug("upstream audio refused: capture.microphone.enabled is off")
 		drainTrack(t)
 		return
-	case !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeOpus):
-		p.log.Warn("upstream audio refused: only Opus is played", "codec", t.Codec().MimeType)
-		drainTrack(t)
-		return
 	}
-	player, err := p.m.opts.Microphone.Open(uint8(t.PayloadType()))
+	codec := t.Codec()
+	player, err := p.m.opts.Microphone.Open(codec.MimeType, uint8(t.PayloadType()), codec.ClockRate)
 	if err != nil {
-		p.log.Error("microphone", "err", err)
+		p.log.Warn("upstream audio refused", "reason", err)
 		drainTrack(t)
 		return
 	}
