@@ -13,8 +13,11 @@ type webrtcCollector struct {
 	m *webrtc.Manager
 
 	videoFPS, videoBitrate, videoFrames, videoBytes, videoKeyframes, videoViewers, videoQueued *prometheus.Desc
+	encoderQueued, encoderLatency                                                              *prometheus.Desc
 
 	rtt, fractionLost, packetsLost, nacks, plis, sentBytes, dropped, padding, estimate *prometheus.Desc
+
+	malformed *prometheus.Desc
 }
 
 func newWebRTCCollector(m *webrtc.Manager) *webrtcCollector {
@@ -34,6 +37,8 @@ func newWebRTCCollector(m *webrtc.Manager) *webrtcCollector {
 		videoKeyframes: video("neko_video_keyframes_total", "Keyframes the quality's encoder produced."),
 		videoViewers:   video("neko_video_viewers", "Viewers receiving the quality."),
 		videoQueued:    video("neko_video_queued_samples", "Samples waiting in the viewers' send queues of this quality."),
+		encoderQueued:  video("neko_video_encoder_queue_frames", "Raw frames waiting for the quality's encoder (at most 2: older ones are dropped); only for pipelines fed by the server's own capture."),
+		encoderLatency: video("neko_video_encoder_latency_seconds", "Time from capturing a frame to the quality's encoded output (queue, conversion, encoding), smoothed; 0 until measured."),
 
 		rtt:          peer("neko_webrtc_rtt_seconds", "Round-trip time to the peer in seconds, from its RTCP receiver reports or else its ICE checks; 0 until measured."),
 		fractionLost: peer("neko_webrtc_fraction_lost", "Fraction of the video packets lost, as the peer last reported it."),
@@ -44,13 +49,18 @@ func newWebRTCCollector(m *webrtc.Manager) *webrtcCollector {
 		dropped:      peer("neko_webrtc_dropped_samples_total", "Samples dropped from the peer's send queues because it fell behind."),
 		padding:      peer("neko_webrtc_padding_packets_total", "Padding packets sent to the peer to probe its bandwidth."),
 		estimate:     peer("neko_webrtc_estimated_bitrate_bits", "Estimated bandwidth to the peer in bits per second (peers with a bandwidth estimator only)."),
+
+		malformed: prometheus.NewDesc("neko_webrtc_datachannel_malformed_total",
+			"Data-channel messages dropped because they did not decode (short, unknown op, length mismatch).", nil, nil),
 	}
 }
 
 func (c *webrtcCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.videoFPS, c.videoBitrate, c.videoFrames, c.videoBytes, c.videoKeyframes, c.videoViewers, c.videoQueued,
+		c.encoderQueued, c.encoderLatency,
 		c.rtt, c.fractionLost, c.packetsLost, c.nacks, c.plis, c.sentBytes, c.dropped, c.padding, c.estimate,
+		c.malformed,
 	} {
 		ch <- d
 	}
@@ -61,6 +71,7 @@ func (c *webrtcCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	ch <- prometheus.MustNewConstMetric(c.malformed, counter, float64(c.m.MalformedMessages()))
 	for _, q := range c.m.QualityStats() {
 		emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {
 			ch <- prometheus.MustNewConstMetric(d, t, v, q.ID)
@@ -72,6 +83,10 @@ func (c *webrtcCollector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.videoKeyframes, counter, float64(q.Keyframes))
 		emit(c.videoViewers, gauge, float64(q.Viewers))
 		emit(c.videoQueued, gauge, float64(q.QueuedSamples))
+		emit(c.encoderLatency, gauge, q.EncoderLatency.Seconds())
+		if q.EncoderFed {
+			emit(c.encoderQueued, gauge, float64(q.EncoderQueued))
+		}
 	}
 	for _, p := range c.m.PeerStats() {
 		emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {

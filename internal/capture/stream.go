@@ -39,9 +39,15 @@ type Stream struct {
 	// it is atomic rather than under s.mu.
 	keyAsked  atomic.Int64
 	generated int // pipelines started, for tests and metrics
-	restart   *time.Timer
-	keyRetry  *time.Timer // see forceKeyframeLocked
-	detach    func()      // stops the running pipeline's feed
+	// frameBytes is the size of one raw frame the running pipeline's
+	// appsrc takes (0: not fed by Frames).
+	frameBytes int
+	// latency is the smoothed Sample.Latency (ns), written only on the
+	// streaming thread.
+	latency  atomic.Int64
+	restart  *time.Timer
+	keyRetry *time.Timer // see forceKeyframeLocked
+	detach   func()      // stops the running pipeline's feed
 }
 
 // pipelineSpec is a pipeline to start: its description and, when it
@@ -201,9 +207,12 @@ func (s *Stream) startLocked() error {
 		p.Stop()
 		return fmt.Errorf("capture: %s: %w", s.id, err)
 	}
+	s.frameBytes = 0
 	if spec.feed != nil {
 		s.detach = s.frames.Attach(p, *spec.feed)
+		s.frameBytes = spec.feed.Width * spec.feed.Height * 4 // BGRx
 	}
+	s.latency.Store(0)
 	s.pipeline = p
 	s.generated++
 	s.keyAsked.Store(0)
@@ -231,6 +240,7 @@ func (s *Stream) stopLocked() {
 	p := s.pipeline
 	s.pipeline = nil
 	p.Stop()
+	s.latency.Store(0) // the streaming thread has ended
 	// Off this lock: trimming waits on every malloc arena, and the
 	// other streams' threads allocate.
 	go gst.ReleaseFreedMemory()
@@ -278,9 +288,33 @@ func (s *Stream) deliver(sample Sample) {
 		// a request that still sees it in flight is then sure to get it.
 		s.keyAsked.Store(0)
 	}
+	if l := int64(sample.Latency); l > 0 {
+		// A moving average over about eight frames: one slow keyframe
+		// shows without making the gauge jump about.
+		if old := s.latency.Load(); old > 0 {
+			l = old + (l-old)/8
+		}
+		s.latency.Store(l)
+	}
 	if h := s.handler.Load(); h != nil {
 		(*h)(sample)
 	}
+}
+
+// EncoderStats reports the running pipeline's input side: the raw frames
+// waiting in its appsrc for the encoder (fed is false for a pipeline
+// Frames does not feed, whose queue is unknown) and the smoothed time a
+// frame takes from capture to encoded output (0 until measured).
+func (s *Stream) EncoderStats() (queued int, fed bool, latency time.Duration) {
+	latency = time.Duration(s.latency.Load())
+	s.mu.Lock()
+	p, size := s.pipeline, s.frameBytes
+	s.mu.Unlock()
+	if p == nil || size == 0 {
+		return 0, false, latency
+	}
+	b := int(p.QueuedBytes())
+	return (b + size - 1) / size, true, latency
 }
 
 // ErrUnsupportedCodec is returned for a codec with no pipeline here.

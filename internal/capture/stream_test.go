@@ -202,3 +202,30 @@ func TestPipelineRestartsKeepMemory(t *testing.T) {
 		t.Fatalf("RSS grew by %.0f MiB over 15 pipeline restarts", after-before)
 	}
 }
+
+// TestEncoderLatency: a running stream reports how long its frames take
+// from the source's timestamp to the appsink (a running time, so well
+// under the pipeline's age), a pipeline it does not feed has no known
+// queue, and a stopped stream reports nothing.
+func TestEncoderLatency(t *testing.T) {
+	s, count, _ := testStream(t)
+	if _, _, l := s.EncoderStats(); l != 0 {
+		t.Fatalf("latency %v before any pipeline", l)
+	}
+	if err := s.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "frames", func() bool { f, _ := count(); return f >= 10 })
+	queued, fed, latency := s.EncoderStats()
+	if fed || queued != 0 {
+		t.Fatalf("queue %d (fed %v) for a pipeline with its own source", queued, fed)
+	}
+	if latency <= 0 || latency > 10*time.Second {
+		t.Fatalf("latency %v, want a frame's time in the pipeline", latency)
+	}
+	s.Release()
+	waitUntil(t, "the pipeline to stop", func() bool { return !s.Running() })
+	if _, _, l := s.EncoderStats(); l != 0 {
+		t.Fatalf("latency %v after the stream stopped", l)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
@@ -139,7 +140,15 @@ type Manager struct {
 	nextBWE cc.BandwidthEstimator
 
 	certs dtlsCerts
+
+	// malformed counts data-channel messages that did not decode, over
+	// every peer the manager had.
+	malformed atomic.Uint64
 }
+
+// MalformedMessages is how many data-channel messages were dropped as
+// malformed (short, unknown op, length mismatch) since start.
+func (m *Manager) MalformedMessages() uint64 { return m.malformed.Load() }
 
 // New builds the manager and attaches a source to every stream.
 func New(opts Options) (*Manager, error) {

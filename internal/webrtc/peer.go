@@ -802,6 +802,7 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 	if !msg.IsString {
 		m, err := p.decode(msg.Data) // v3 layout, or v2 (legacy.go)
 		if err != nil {
+			p.m.malformed.Add(1)
 			p.log.Debug("malformed data channel message", "err", err)
 			return
 		}

@@ -19,6 +19,19 @@ type QualityStats struct {
 	// this quality feeds (or is about to, during a switch): how far the
 	// viewers' writers lag behind the encoder.
 	QueuedSamples int
+	// EncoderQueued is the number of raw frames waiting for the encoder
+	// (EncoderFed false: unknown, the pipeline is not fed from our
+	// capture); EncoderLatency the smoothed time from capture to encoded
+	// frame (0 until measured). Both need a Stream with EncoderStats.
+	EncoderQueued  int
+	EncoderFed     bool
+	EncoderLatency time.Duration
+}
+
+// encoderStats is what a capture stream may report of its encoder
+// (capture.Stream does).
+type encoderStats interface {
+	EncoderStats() (queued int, fed bool, latency time.Duration)
 }
 
 // QualityStats reports every video quality, in capture.video.ids order.
@@ -34,6 +47,14 @@ func (m *Manager) QualityStats() []QualityStats {
 	}
 	out := make([]QualityStats, 0, len(m.videos))
 	for _, s := range m.videos {
+		var enc struct {
+			queued  int
+			fed     bool
+			latency time.Duration
+		}
+		if es, ok := s.stream.(encoderStats); ok {
+			enc.queued, enc.fed, enc.latency = es.EncoderStats()
+		}
 		out = append(out, QualityStats{
 			ID:            s.id,
 			Viewers:       s.subscribers(),
@@ -44,6 +65,10 @@ func (m *Manager) QualityStats() []QualityStats {
 			Keyframes:     s.keyframes.Load(),
 			Packets:       s.packets.Load(),
 			QueuedSamples: queued[s],
+
+			EncoderQueued:  enc.queued,
+			EncoderFed:     enc.fed,
+			EncoderLatency: enc.latency,
 		})
 	}
 	return out

@@ -154,6 +154,12 @@ func TestControlAndInput(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	// The malformed messages were counted (the empty one may not reach
+	// the server as a message at all); the move after them was taken,
+	// so they have all been handled.
+	if v := scrape(t, s.URL)["neko_webrtc_datachannel_malformed_total"]; v < 3 {
+		t.Errorf("neko_webrtc_datachannel_malformed_total = %v, want at least 3", v)
+	}
 }
 
 // TestBadInput: clear errors, never a crash or a dropped connection.

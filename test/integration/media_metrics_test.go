@@ -98,6 +98,7 @@ func TestMediaMetrics(t *testing.T) {
 			"neko_video_frames_total" + q, "neko_video_bytes_total" + q, "neko_video_keyframes_total" + q,
 			"neko_video_bitrate_bits" + q, "neko_video_fps" + q,
 			"neko_webrtc_sent_bytes_total" + p, "neko_webrtc_estimated_bitrate_bits" + p, "neko_webrtc_rtt_seconds" + p,
+			"neko_video_encoder_latency_seconds" + q,
 		} {
 			if m[name] <= 0 {
 				missing = append(missing, name)
@@ -122,6 +123,15 @@ func TestMediaMetrics(t *testing.T) {
 	if v, ok := m["neko_video_queued_samples"+q]; !ok || v < 0 {
 		t.Errorf("neko_video_queued_samples%s = %v (present %v)", q, v, ok)
 	}
+	// The appsrc keeps at most two frames.
+	if v, ok := m["neko_video_encoder_queue_frames"+q]; !ok || v < 0 || v > 2 {
+		t.Errorf("neko_video_encoder_queue_frames%s = %v (present %v), want 0 to 2", q, v, ok)
+	}
+	// A running time, not a clock time: seconds since the pipeline
+	// started would be a wrong base (this is no speed check).
+	if v := m["neko_video_encoder_latency_seconds"+q]; v > 10 {
+		t.Errorf("neko_video_encoder_latency_seconds%s = %v: not a frame's time in the pipeline", q, v)
+	}
 	for _, name := range []string{"neko_webrtc_dropped_samples_total", "neko_webrtc_padding_packets_total"} {
 		if _, ok := m[name+p]; !ok {
 			t.Errorf("/metrics has no %s%s", name, p)
@@ -130,8 +140,8 @@ func TestMediaMetrics(t *testing.T) {
 	if m["neko_video_keyframes_total"+q] > m["neko_video_frames_total"+q] {
 		t.Errorf("more keyframes (%v) than frames (%v)", m["neko_video_keyframes_total"+q], m["neko_video_frames_total"+q])
 	}
-	t.Logf("%s: %.0f frames, %.1f fps, %.0f bit/s; peer: %.0f bytes sent, estimate %.0f bit/s, rtt %.2f ms",
-		video.ID, m["neko_video_frames_total"+q], m["neko_video_fps"+q], m["neko_video_bitrate_bits"+q],
+	t.Logf("%s: %.0f frames, %.1f fps, %.0f bit/s, encoder latency %.1f ms; peer: %.0f bytes sent, estimate %.0f bit/s, rtt %.2f ms",
+		video.ID, m["neko_video_frames_total"+q], m["neko_video_fps"+q], m["neko_video_bitrate_bits"+q], m["neko_video_encoder_latency_seconds"+q]*1000,
 		m["neko_webrtc_sent_bytes_total"+p], m["neko_webrtc_estimated_bitrate_bits"+p], m["neko_webrtc_rtt_seconds"+p]*1000)
 	for _, name := range []string{"neko_webrtc_fraction_lost", "neko_webrtc_nacks_total", "neko_webrtc_plis_total"} {
 		if _, ok := m[name+p]; !ok {
