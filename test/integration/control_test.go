@@ -33,6 +33,25 @@ func waitPointer(t *testing.T, p *stack.Painter, x, y int) {
 	}
 }
 
+// openDataChannel waits for the server's data channel of md to open.
+func openDataChannel(t *testing.T, md *viewer.Media) interface{ Send([]byte) error } {
+	t.Helper()
+	select {
+	case d := <-md.DataChannel:
+		opened := make(chan struct{})
+		d.OnOpen(func() { close(opened) })
+		select {
+		case <-opened:
+		case <-time.After(10 * time.Second):
+			t.Fatal("data channel did not open")
+		}
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatal("no data channel from the server")
+	}
+	return nil
+}
+
 func waitHost(t *testing.T, ch <-chan json.RawMessage, id string) {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
@@ -111,20 +130,7 @@ func TestControlAndInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer md.Close()
-	var dc interface{ Send([]byte) error }
-	select {
-	case d := <-md.DataChannel:
-		opened := make(chan struct{})
-		d.OnOpen(func() { close(opened) })
-		select {
-		case <-opened:
-		case <-time.After(10 * time.Second):
-			t.Fatal("data channel did not open")
-		}
-		dc = d
-	case <-time.After(10 * time.Second):
-		t.Fatal("no data channel from the server")
-	}
+	dc := openDataChannel(t, md)
 	move := []byte{0x01, 0, 7, 0, 0, 0, 0}
 	binary.BigEndian.PutUint16(move[3:], 640)
 	binary.BigEndian.PutUint16(move[5:], 360)
@@ -141,6 +147,37 @@ func TestControlAndInput(t *testing.T) {
 	_ = dc.Send(move)
 	waitPointer(t, paint, 10, 20)
 
+	// Input over the data channel from a session that is not host (alice
+	// released control) leaves the desktop alone. A ping after the move
+	// on the same (ordered) channel is answered once the move has been
+	// handled.
+	amd, err := alice.StartMedia(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer amd.Close()
+	adc := openDataChannel(t, amd)
+	binary.BigEndian.PutUint16(move[3:], 300)
+	binary.BigEndian.PutUint16(move[5:], 200)
+	if err := adc.Send(move); err != nil {
+		t.Fatal(err)
+	}
+	if err := adc.Send([]byte{0x07, 0, 11, 0, 0, 0, 0, 0, 0, 0, 42}); err != nil {
+		t.Fatal(err)
+	}
+	ponged := false
+	for deadline := time.After(5 * time.Second); !ponged; {
+		select {
+		case msg := <-amd.DataMessages():
+			ponged = len(msg) == 19 && msg[0] == 0x03 && msg[10] == 42
+		case <-deadline:
+			t.Fatal("no pong on the non-host's data channel")
+		}
+	}
+	if x, y, _ := paint.Pointer(); x != 10 || y != 20 {
+		t.Fatalf("a non-host's data-channel move put the pointer at (%d,%d)", x, y)
+	}
+
 	// The room shows in the metrics.
 	resp, err := http.Get(s.URL + "metrics")
 	if err != nil {
@@ -148,8 +185,8 @@ func TestControlAndInput(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"neko_sessions 2", "neko_sessions_connected 2", "neko_sessions_watching 1",
-		"neko_webrtc_peers 1", `neko_ws_events_in_total{event="control/request"}`, "neko_host_changes_total"} {
+	for _, want := range []string{"neko_sessions 2", "neko_sessions_connected 2", "neko_sessions_watching 2",
+		"neko_webrtc_peers 2", `neko_ws_events_in_total{event="control/request"}`, "neko_host_changes_total"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
