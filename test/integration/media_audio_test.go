@@ -62,11 +62,25 @@ func playTone(t *testing.T, s *stack.Stack, freq int) {
 	}
 }
 
+// audioDecoders are the caps and decoder of each audio codec the server
+// can send (capture.audio.codec), and its RTP clock rate (G.722's is
+// 8000 though it samples at 16 kHz, RFC 3551).
+var audioDecoders = map[string]struct {
+	mime, decode string
+	clock        int
+}{
+	"opus": {webrtc.MimeTypeOpus, "audio/x-opus,channel-mapping-family=0,channels=2,rate=48000 ! opusdec plc=true", 48000},
+	"pcmu": {webrtc.MimeTypePCMU, "audio/x-mulaw,channels=1,rate=8000 ! mulawdec", 8000},
+	"pcma": {webrtc.MimeTypePCMA, "audio/x-alaw,channels=1,rate=8000 ! alawdec", 8000},
+	"g722": {webrtc.MimeTypeG722, "audio/G722,channels=1,rate=16000 ! avdec_g722", 8000},
+}
+
 // audioPeer is a WebRTC viewer that keeps only the audio: it decodes the
-// Opus RTP (one Opus packet per payload) to 48 kHz mono PCM.
+// RTP (one encoded frame per payload) to 48 kHz mono PCM.
 type audioPeer struct {
-	pc  *webrtc.PeerConnection
-	dec *gst.Pipeline
+	pc    *webrtc.PeerConnection
+	dec   *gst.Pipeline
+	clock int // the RTP clock rate
 
 	mu      sync.Mutex
 	pcm     []int16
@@ -78,12 +92,13 @@ type audioPeer struct {
 	stopped chan struct{}
 }
 
-func startAudioPeer(ctx context.Context, t *testing.T, c *viewer.Client) *audioPeer {
+func startAudioPeer(ctx context.Context, t *testing.T, c *viewer.Client, codec string) *audioPeer {
 	t.Helper()
-	a := &audioPeer{stopped: make(chan struct{})}
+	d := audioDecoders[codec]
+	a := &audioPeer{stopped: make(chan struct{}), clock: d.clock}
 	var err error
 	a.dec, err = gst.New("appsrc name=src is-live=true format=time do-timestamp=false "+
-		"caps=audio/x-opus,channel-mapping-family=0,channels=2,rate=48000 ! opusdec plc=true ! audioconvert ! audioresample "+
+		"caps="+d.decode+" ! audioconvert ! audioresample "+
 		"! audio/x-raw,format=S16LE,channels=1,rate=48000 ! appsink name=appsink sync=false", "appsink", "src", a.onPCM)
 	if err != nil {
 		t.Fatal(err)
@@ -178,8 +193,8 @@ func startAudioPeer(ctx context.Context, t *testing.T, c *viewer.Client) *audioP
 	return a
 }
 
-// onRTP feeds one Opus packet to the decoder, timed by its RTP timestamp
-// (48 kHz clock for Opus).
+// onRTP feeds one packet's frame to the decoder, timed by its RTP
+// timestamp.
 func (a *audioPeer) onRTP(pkt *rtp.Packet) {
 	a.mu.Lock()
 	if a.closed || len(pkt.Payload) == 0 {
@@ -190,7 +205,7 @@ func (a *audioPeer) onRTP(pkt *rtp.Packet) {
 		a.started, a.ts0 = true, pkt.Timestamp
 	}
 	a.pkts++
-	pts := time.Duration(pkt.Timestamp-a.ts0) * time.Second / 48000
+	pts := time.Duration(pkt.Timestamp-a.ts0) * time.Second / time.Duration(a.clock)
 	a.mu.Unlock()
 	_ = a.dec.Push(append([]byte(nil), pkt.Payload...), pts, 0)
 }
@@ -268,15 +283,22 @@ func rms(pcm []int16) float64 {
 }
 
 // TestAudioTone plays a 1 kHz tone into the desktop's sound card and
-// checks that a WebRTC viewer decodes a 1 kHz tone from the Opus track.
+// checks that a WebRTC viewer decodes a 1 kHz tone from the audio track,
+// in every audio codec the server can send.
 func TestAudioTone(t *testing.T) {
+	for _, codec := range []string{"opus", "pcmu", "pcma", "g722"} {
+		t.Run(codec, func(t *testing.T) { testAudioTone(t, codec) })
+	}
+}
+
+func testAudioTone(t *testing.T, codec string) {
 	const freq, rate = 1000, 48000
-	s := stack.Start(t, nil)
+	s := stack.Start(t, map[string]any{"capture.audio.codec": codec})
 	playTone(t, s, freq)
 	c := login(t, s, "listener", "neko")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a := startAudioPeer(ctx, t, c)
+	a := startAudioPeer(ctx, t, c, codec)
 
 	// Skip the first half second (the encoder and decoder settling), then
 	// analyse one second.
@@ -297,8 +319,8 @@ func TestAudioTone(t *testing.T) {
 	a.mu.Lock()
 	mime := a.mime
 	a.mu.Unlock()
-	if !strings.EqualFold(mime, webrtc.MimeTypeOpus) {
-		t.Fatalf("audio track is %q, want Opus", mime)
+	if want := audioDecoders[codec].mime; !strings.EqualFold(mime, want) {
+		t.Fatalf("audio track is %q, want %s", mime, want)
 	}
 	pcm = pcm[skip : skip+window]
 	level := rms(pcm)
