@@ -222,3 +222,24 @@ func TestBroadcastRTMP(t *testing.T) {
 		t.Fatalf("stop again: %d", code)
 	}
 }
+
+// TestBroadcastAutostart: with capture.broadcast.url set, the server
+// broadcasts from the start (autostart, the default) and reports it;
+// with autostart off nothing goes out until an admin starts it.
+func TestBroadcastAutostart(t *testing.T) {
+	server := rtmpServer(t)
+	url := "rtmp://" + server + "/live/auto"
+	s := stack.Start(t, map[string]any{"capture.broadcast.url": url})
+	admin := login(t, s, "admin", "admin")
+	if got := probeStreams(t, url); strings.Join(got, ",") != "audio/aac,video/h264" {
+		t.Fatalf("the autostarted RTMP stream has %v, want H.264 video and AAC audio", got)
+	}
+	if st := broadcastStatus(t, admin); !st.IsActive || st.URL != url {
+		t.Fatalf("GET broadcast with autostart: %+v", st)
+	}
+
+	off := stack.Start(t, map[string]any{"capture.broadcast.url": url + "2", "capture.broadcast.autostart": false})
+	if st := broadcastStatus(t, login(t, off, "admin", "admin")); st.IsActive {
+		t.Fatalf("GET broadcast with autostart off: %+v", st)
+	}
+}
