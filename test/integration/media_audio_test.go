@@ -292,9 +292,25 @@ func TestAudioTone(t *testing.T) {
 }
 
 func testAudioTone(t *testing.T, codec string) {
-	const freq, rate = 1000, 48000
+	const freq = 1000
 	s := stack.Start(t, map[string]any{"capture.audio.codec": codec})
 	playTone(t, s, freq)
+	listenForTone(t, s, codec, freq)
+}
+
+// TestCustomAudioPipeline: capture.audio.pipeline replaces the PulseAudio
+// capture; its 440 Hz test tone is what viewers hear.
+func TestCustomAudioPipeline(t *testing.T) {
+	s := stack.Start(t, map[string]any{"capture.audio.pipeline": "audiotestsrc is-live=true freq=440 volume=0.5 ! " +
+		"audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! opusenc frame-size=20 ! appsink name=appsink"})
+	listenForTone(t, s, "opus", 440)
+}
+
+// listenForTone has a viewer decode the server's audio track (in codec)
+// and checks that it is a tone of freq Hz.
+func listenForTone(t *testing.T, s *stack.Stack, codec string, freq float64) {
+	t.Helper()
+	const rate = 48000
 	c := login(t, s, "listener", "neko")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -331,9 +347,9 @@ func testAudioTone(t *testing.T, codec string) {
 		t.Fatalf("decoded audio is (nearly) silent: rms %.0f", level)
 	}
 	if math.Abs(zc-freq) > freq*0.05 {
-		t.Fatalf("zero crossings give %.1f Hz, want %d Hz ± 5%%", zc, freq)
+		t.Fatalf("zero crossings give %.1f Hz, want %.0f Hz ± 5%%", zc, freq)
 	}
 	if math.Abs(peak-freq) > freq*0.05 {
-		t.Fatalf("DFT peak at %.0f Hz, want %d Hz ± 5%%", peak, freq)
+		t.Fatalf("DFT peak at %.0f Hz, want %.0f Hz ± 5%%", peak, freq)
 	}
 }
