@@ -62,3 +62,58 @@ func TestUnansweredPeerEnds(t *testing.T) {
 	}
 	waitFor(t, "the capture stream released", func() bool { return video.viewers() == 0 })
 }
+
+// TestLostTransportCloses: a connected viewer whose network goes silent
+// (its ICE transport stops answering, nothing is said) is noticed by
+// pion's ICE timeouts; the server then sends one ICE-restart offer and,
+// with no answer by RestartTimeout, ends the peer with signal/close and
+// releases its capture.
+func TestLostTransportCloses(t *testing.T) {
+	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
+	s, err := sessions.Create("viewer", types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &recordingConn{}
+	if err := sessions.Connect(s, conn); err != nil {
+		t.Fatal(err)
+	}
+	video := &fakeStream{id: "main"}
+	m, err := New(Options{
+		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
+		VideoCodec: "vp8", AudioCodec: "opus",
+		Videos:         []Stream{video},
+		Audio:          &fakeStream{id: "audio"},
+		Sessions:       sessions,
+		RestartTimeout: time.Second,
+		Logger:         slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Shutdown)
+	if err := m.Request(s, types.SignalRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	client := joinClient(t, m, s, conn)
+	// Stopping the client's ICE agent makes it deaf and mute without a
+	// DTLS close or an SCTP abort: what a viewer whose network went away
+	// looks like to the server.
+	if err := client.SCTP().Transport().ICETransport().Stop(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(iceDisconnectedTimeout + iceFailedTimeout + 10*time.Second)
+	for _, ev := range []types.Event{types.EventSignalRestart, types.EventSignalClose} {
+		for {
+			if _, ok := conn.lastAfterProvide(ev); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after the viewer's transport went silent", ev)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor(t, "the peer to end", func() bool { return m.Peers() == 0 })
+	waitFor(t, "the capture stream released", func() bool { return video.viewers() == 0 })
+}

@@ -82,6 +82,10 @@ type Options struct {
 	// ConnectTimeout ends a peer that has not connected by then (an offer
 	// never answered); 0: defaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// RestartTimeout is how long a peer whose transport failed may take
+	// to reconnect after the server's ICE-restart offer before it is
+	// closed; 0: defaultRestartTimeout.
+	RestartTimeout time.Duration
 	Logger         *slog.Logger
 }
 
@@ -89,6 +93,11 @@ type Options struct {
 // ICE and DTLS take well under a second, and a peer that never started
 // its transport would otherwise never end (it holds a capture stream).
 const defaultConnectTimeout = 30 * time.Second
+
+// defaultRestartTimeout leaves a client time to get the restart offer
+// over its WebSocket, answer it and run ICE again, on a network that has
+// just changed under it.
+const defaultRestartTimeout = 15 * time.Second
 
 // Microphone opens a player for one client's upstream audio track of the
 // given codec (a MIME type such as "audio/opus"); it refuses a codec it
@@ -160,6 +169,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.RestartTimeout <= 0 {
+		opts.RestartTimeout = defaultRestartTimeout
 	}
 	log := opts.Logger
 	vc, err := Codec(opts.VideoCodec)

@@ -19,10 +19,6 @@ import (
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
-// iceRestartTimeout is how long a peer whose transport failed may take to
-// reconnect after the server's ICE-restart offer before it is closed.
-const iceRestartTimeout = 15 * time.Second
-
 // peer is one session's WebRTC connection. Its video and audio tracks are
 // negotiated once; which source feeds them (and whether any does) changes
 // without renegotiation.
@@ -740,7 +736,7 @@ func (p *peer) onFailed() {
 		p.close(true)
 		return
 	}
-	p.restarting = time.AfterFunc(iceRestartTimeout, func() {
+	p.restarting = time.AfterFunc(p.m.opts.RestartTimeout, func() {
 		p.log.Info("ICE restart did not reconnect; closing the peer")
 		p.close(true)
 	})
