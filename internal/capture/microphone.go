@@ -48,7 +48,7 @@ var micDecoders = map[string]struct{ name, chain string }{
 func (m *Microphone) Open(mimeType string, payloadType uint8, clockRate uint32) (*MicrophoneStream, error) {
 	dec, ok := micDecoders[strings.ToLower(mimeType)]
 	if !ok {
-		return nil, fmt.Errorf("capture: microphone: codec %s is not supported (opus, g722, pcmu or pcma)", mimeType)
+		return nil, fmt.Errorf("capture: microphone: %w: %s (opus, g722, pcmu or pcma)", ErrUnsupportedCodec, mimeType)
 	}
 	if clockRate == 0 {
 		return nil, fmt.Errorf("capture: microphone: %s without a clock rate", mimeType)

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -15,8 +16,8 @@ func TestMicrophoneRefusesUnknownCodec(t *testing.T) {
 		clock uint32
 		want  string
 	}{
-		{"audio/AMR", 8000, "audio/AMR is not supported"},
-		{"video/VP8", 90000, "video/VP8 is not supported"},
+		{"audio/AMR", 8000, "unsupported codec: audio/AMR"},
+		{"video/VP8", 90000, "unsupported codec: video/VP8"},
 		{"audio/opus", 0, "without a clock rate"},
 	} {
 		s, err := m.Open(tc.mime, 111, tc.clock)
@@ -24,7 +25,7 @@ func TestMicrophoneRefusesUnknownCodec(t *testing.T) {
 			s.Close()
 			t.Fatalf("%s: opened", tc.mime)
 		}
-		if !strings.Contains(err.Error(), tc.want) {
+		if !strings.Contains(err.Error(), tc.want) || strings.HasPrefix(tc.want, "unsupported") != errors.Is(err, ErrUnsupportedCodec) {
 			t.Fatalf("%s: %v, want %q", tc.mime, err, tc.want)
 		}
 	}

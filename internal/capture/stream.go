@@ -39,11 +39,12 @@ type Stream struct {
 	// it is atomic rather than under s.mu.
 	keyAsked  atomic.Int64
 	generated int // pipelines started, for tests and metrics
-	// frameBytes is the size of one raw frame the running pipeline's
-	// appsrc takes (0: not fed by Frames).
-	frameBytes int
-	// latency is the smoothed Sample.Latency (ns), written only on the
-	// streaming thread.
+	// fed is the running pipeline when Frames feeds its appsrc, for
+	// EncoderStats: a metrics scrape must not wait on s.mu, which a
+	// stopping pipeline holds while GStreamer joins its thread.
+	fed atomic.Pointer[gst.Pipeline]
+	// latency is the smoothed Sample.Latency (ns): updated on the
+	// streaming thread, zeroed while no pipeline runs.
 	latency  atomic.Int64
 	restart  *time.Timer
 	keyRetry *time.Timer // see forceKeyframeLocked
@@ -199,6 +200,7 @@ func (s *Stream) startLocked() error {
 		}
 		src = "src"
 	}
+	s.latency.Store(0)
 	p, err := gst.New(desc, "appsink", src, s.deliver)
 	if err != nil {
 		return fmt.Errorf("capture: %s: %w", s.id, err)
@@ -207,12 +209,10 @@ func (s *Stream) startLocked() error {
 		p.Stop()
 		return fmt.Errorf("capture: %s: %w", s.id, err)
 	}
-	s.frameBytes = 0
 	if spec.feed != nil {
 		s.detach = s.frames.Attach(p, *spec.feed)
-		s.frameBytes = spec.feed.Width * spec.feed.Height * 4 // BGRx
+		s.fed.Store(p)
 	}
-	s.latency.Store(0)
 	s.pipeline = p
 	s.generated++
 	s.keyAsked.Store(0)
@@ -239,6 +239,7 @@ func (s *Stream) stopLocked() {
 	}
 	p := s.pipeline
 	s.pipeline = nil
+	s.fed.Store(nil)
 	p.Stop()
 	s.latency.Store(0) // the streaming thread has ended
 	// Off this lock: trimming waits on every malloc arena, and the
@@ -303,18 +304,15 @@ func (s *Stream) deliver(sample Sample) {
 
 // EncoderStats reports the running pipeline's input side: the raw frames
 // waiting in its appsrc for the encoder (fed is false for a pipeline
-// Frames does not feed, whose queue is unknown) and the smoothed time a
-// frame takes from capture to encoded output (0 until measured).
+// Frames does not feed, whose queue is unknown, and while none runs) and
+// the smoothed time a frame takes from capture to encoded output (0 until
+// measured).
 func (s *Stream) EncoderStats() (queued int, fed bool, latency time.Duration) {
 	latency = time.Duration(s.latency.Load())
-	s.mu.Lock()
-	p, size := s.pipeline, s.frameBytes
-	s.mu.Unlock()
-	if p == nil || size == 0 {
-		return 0, false, latency
+	if p := s.fed.Load(); p != nil {
+		return p.QueuedBuffers(), true, latency
 	}
-	b := int(p.QueuedBytes())
-	return (b + size - 1) / size, true, latency
+	return 0, false, latency
 }
 
 // ErrUnsupportedCodec is returned for a codec with no pipeline here.

@@ -282,7 +282,14 @@ func TestViewerKeyframeRequests(t *testing.T) {
 			// only the viewer's request can add one.
 			src := m.byID["main"]
 			waitFor(t, "the join's keyframe requests", func() bool { return video.keys.Load() > 0 && keyRequestsServed(src) })
+			// The ICE-connected one is asked from a goroutine: wait until
+			// none has come for a while (longer than keyRequestInterval).
 			before := video.keys.Load()
+			for stable := time.Now(); time.Since(stable) < 700*time.Millisecond; time.Sleep(20 * time.Millisecond) {
+				if n := video.keys.Load(); n != before || !keyRequestsServed(src) {
+					before, stable = n, time.Now()
+				}
+			}
 
 			// A viewer's requests are served at most once per
 			// keyRequestInterval after the last one (the join's), so the

@@ -2,10 +2,13 @@ package webrtc
 
 import (
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/neko-webrtc/neko/internal/capture"
 )
 
 // upstream handles a track the client sends when its profile has
@@ -31,7 +34,11 @@ func (p *peer) upstream(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	codec := t.Codec()
 	player, err := p.m.opts.Microphone.Open(codec.MimeType, uint8(t.PayloadType()), codec.ClockRate)
 	if err != nil {
-		p.log.Warn("upstream audio refused", "reason", err)
+		if errors.Is(err, capture.ErrUnsupportedCodec) {
+			p.log.Warn("upstream audio refused", "reason", err)
+		} else {
+			p.log.Error("microphone", "err", err)
+		}
 		drainTrack(t)
 		return
 	}

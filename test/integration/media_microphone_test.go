@@ -54,9 +54,9 @@ func sendMicrophoneIn(t *testing.T, c *viewer.Client, codec string) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 20 ms buffers (at 8 or 16 kHz for the G.7xx codecs), as a browser's
-	// packets.
-	tone, err := gst.New("audiotestsrc freq=1000 volume=0.5 is-live=true samplesperbuffer=960 ! audioconvert ! audioresample ! "+
+	// 20 ms buffers (960 samples at 48 kHz, resampled for the G.7xx
+	// codecs), as a browser's packets.
+	tone, err := gst.New("audiotestsrc freq=1000 volume=0.5 is-live=true samplesperbuffer=960 ! audio/x-raw,rate=48000 ! audioconvert ! audioresample ! "+
 		mc.encode+" ! appsink name=appsink sync=false", "appsink", "",
 		func(s gst.Sample) {
 			d := 20 * time.Millisecond

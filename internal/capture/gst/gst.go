@@ -26,10 +26,10 @@ type Sample struct {
 	Duration time.Duration
 	// Delta is false for keyframes.
 	Delta bool
-	// Latency is how long the buffer took from its timestamp (the
-	// running time when an appsrc with do-timestamp took the frame, or
-	// when a live source captured it) to the appsink: queueing,
-	// conversion and encoding. 0 when unknown.
+	// Latency is how long the buffer took from its timestamp (when an
+	// appsrc with do-timestamp took the frame, or a live source captured
+	// it) to the appsink: queueing, conversion and encoding. 0 when
+	// unknown.
 	Latency time.Duration
 }
 
@@ -95,13 +95,12 @@ func New(desc, sinkName, srcName string, onSample func(Sample)) (_ *Pipeline, er
 				if buf == nil {
 					return gst.FlowOK
 				}
-				pts := buf.PresentationTimestamp()
 				onSample(Sample{
 					Data:     buf.Bytes(),
-					PTS:      clock(pts),
+					PTS:      clock(buf.PresentationTimestamp()),
 					Duration: clock(buf.Duration()),
 					Delta:    buf.HasFlags(gst.BufferFlagDeltaUnit),
-					Latency:  sinceRunning(sink.Element, pts),
+					Latency:  sampleAge(sink, sample),
 				})
 				return gst.FlowOK
 			},
@@ -125,34 +124,6 @@ func clock(t gst.ClockTime) time.Duration {
 		return 0
 	}
 	return time.Duration(uint64(t))
-}
-
-// sinceRunning is the element's running time now minus ts (a running
-// time), or 0 when either is unknown.
-func sinceRunning(e *gst.Element, ts gst.ClockTime) time.Duration {
-	if uint64(ts) == ^uint64(0) {
-		return 0
-	}
-	c := e.GetClock()
-	if c == nil {
-		return 0
-	}
-	now, base := c.GetTime(), e.GetBaseTime()
-	if uint64(now) == ^uint64(0) || uint64(base) == ^uint64(0) || now < base {
-		return 0
-	}
-	if run := time.Duration(now - base); run > time.Duration(ts) {
-		return run - time.Duration(ts)
-	}
-	return 0
-}
-
-// QueuedBytes is what waits in the pipeline's appsrc (0 without one).
-func (p *Pipeline) QueuedBytes() uint64 {
-	if p.src == nil || p.stopped.Load() {
-		return 0
-	}
-	return p.src.GetCurrentLevelBytes()
 }
 
 // Start sets the pipeline playing and watches its bus for errors.
