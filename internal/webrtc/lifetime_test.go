@@ -1,12 +1,10 @@
 package webrtc
 
 import (
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/neko-webrtc/neko/internal/config"
-	"github.com/neko-webrtc/neko/internal/session"
 	"github.com/neko-webrtc/neko/pkg/types"
 )
 
@@ -15,29 +13,12 @@ import (
 // signal/close, or at once when the session's socket goes. The stream is
 // released both ways.
 func TestUnansweredPeerEnds(t *testing.T) {
-	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
-	s, err := sessions.Create("viewer", types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &recordingConn{}
-	if err := sessions.Connect(s, conn); err != nil {
-		t.Fatal(err)
-	}
 	video := &fakeStream{id: "main"}
-	m, err := New(Options{
-		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
-		VideoCodec: "vp8", AudioCodec: "opus",
-		Videos:         []Stream{video},
-		Audio:          &fakeStream{id: "audio"},
-		Sessions:       sessions,
+	m, s, conn := newManagerOpts(t, Options{
+		Config: config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
+		Videos: []Stream{video}, Audio: &fakeStream{id: "audio"},
 		ConnectTimeout: time.Second,
-		Logger:         slog.New(slog.DiscardHandler),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Shutdown)
 
 	if err := m.Request(s, types.SignalRequest{}); err != nil {
 		t.Fatal(err)
@@ -69,29 +50,12 @@ func TestUnansweredPeerEnds(t *testing.T) {
 // with no answer by RestartTimeout, ends the peer with signal/close and
 // releases its capture.
 func TestLostTransportCloses(t *testing.T) {
-	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
-	s, err := sessions.Create("viewer", types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &recordingConn{}
-	if err := sessions.Connect(s, conn); err != nil {
-		t.Fatal(err)
-	}
 	video := &fakeStream{id: "main"}
-	m, err := New(Options{
-		Config:     config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
-		VideoCodec: "vp8", AudioCodec: "opus",
-		Videos:         []Stream{video},
-		Audio:          &fakeStream{id: "audio"},
-		Sessions:       sessions,
+	m, s, conn := newManagerOpts(t, Options{
+		Config: config.WebRTC{NAT1To1: []string{"127.0.0.1"}},
+		Videos: []Stream{video}, Audio: &fakeStream{id: "audio"},
 		RestartTimeout: time.Second,
-		Logger:         slog.New(slog.DiscardHandler),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Shutdown)
 	if err := m.Request(s, types.SignalRequest{}); err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,26 @@ func (c *recordingConn) Send(raw []byte) {
 }
 func (c *recordingConn) Close(string) {}
 
-// last returns the payload of the last event ev sent after signal/provide.
+// recorded decodes every ev event conn was sent, in order.
+func recorded[T any](t testing.TB, c *recordingConn, ev types.Event) []T {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []T
+	for _, e := range c.events {
+		if e.Event == ev {
+			var v T
+			if err := json.Unmarshal(e.Payload, &v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// lastAfterProvide returns the payload of the last event ev sent after
+// signal/provide.
 func (c *recordingConn) lastAfterProvide(ev types.Event) (json.RawMessage, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -73,8 +92,16 @@ func newViewerManager(t testing.TB, video, audio Stream) (*Manager, *session.Ses
 // number of video qualities.
 func newManagerWith(t testing.TB, cfg config.WebRTC, videos []Stream, audio Stream) (*Manager, *session.Session, *recordingConn) {
 	t.Helper()
+	return newManagerOpts(t, Options{Config: cfg, Videos: videos, Audio: audio})
+}
+
+// newManagerOpts builds a Manager from opts (VP8 and Opus unless set)
+// with its own session manager, and a connected viewer session whose
+// events conn records; the Manager shuts down at cleanup.
+func newManagerOpts(t testing.TB, opts Options) (*Manager, *session.Session, *recordingConn) {
+	t.Helper()
 	sessions := session.New(session.Options{Logger: slog.New(slog.DiscardHandler)})
-	s, err := sessions.Create("viewer", types.MemberProfile{CanWatch: true})
+	s, err := sessions.Create("viewer", types.MemberProfile{CanLogin: true, CanConnect: true, CanWatch: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +109,15 @@ func newManagerWith(t testing.TB, cfg config.WebRTC, videos []Stream, audio Stre
 	if err := sessions.Connect(s, conn); err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(Options{
-		Config:     cfg,
-		VideoCodec: "vp8", AudioCodec: "opus",
-		Videos:   videos,
-		Audio:    audio,
-		Sessions: sessions,
-		Logger:   slog.New(slog.DiscardHandler),
-	})
+	if opts.VideoCodec == "" {
+		opts.VideoCodec = "vp8"
+	}
+	if opts.AudioCodec == "" {
+		opts.AudioCodec = "opus"
+	}
+	opts.Sessions = sessions
+	opts.Logger = slog.New(slog.DiscardHandler)
+	m, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,21 +242,7 @@ func TestPassiveEstimatorNeverReportsAuto(t *testing.T) {
 	if err := m.Request(s, types.SignalRequest{Video: types.SignalVideoRequest{Auto: &on}}); err != nil {
 		t.Fatal(err)
 	}
-	videos := func() []types.SignalVideo {
-		conn.mu.Lock()
-		defer conn.mu.Unlock()
-		var out []types.SignalVideo
-		for _, e := range conn.events {
-			if e.Event == types.EventSignalVideo {
-				var v types.SignalVideo
-				if err := json.Unmarshal(e.Payload, &v); err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, v)
-			}
-		}
-		return out
-	}
+	videos := func() []types.SignalVideo { return recorded[types.SignalVideo](t, conn, types.EventSignalVideo) }
 	waitFor(t, "the media state after signal/provide", func() bool { return len(videos()) == 1 })
 	if v := videos()[0]; v.Auto || v.ID != "hq" {
 		t.Fatalf("first signal/video %+v, want hq without auto", v)

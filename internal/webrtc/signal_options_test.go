@@ -31,19 +31,7 @@ func provided(t *testing.T, conn *recordingConn) (types.SignalProvide, json.RawM
 // candidates are the session's signal/candidate events, in order.
 func (c *recordingConn) candidates(t *testing.T) []types.SignalCandidate {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []types.SignalCandidate
-	for _, e := range c.events {
-		if e.Event == types.EventSignalCandidate {
-			var cand types.SignalCandidate
-			if err := json.Unmarshal(e.Payload, &cand); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, cand)
-		}
-	}
-	return out
+	return recorded[types.SignalCandidate](t, c, types.EventSignalCandidate)
 }
 
 // sdpCandidates are the a=candidate: lines of sdp, without "a=".
