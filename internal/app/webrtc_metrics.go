@@ -38,7 +38,7 @@ func newWebRTCCollector(m *webrtc.Manager) *webrtcCollector {
 		videoViewers:   video("neko_video_viewers", "Viewers receiving the quality."),
 		videoQueued:    video("neko_video_queued_samples", "Samples waiting in the viewers' send queues of this quality."),
 		encoderQueued:  video("neko_video_encoder_queue_frames", "Raw frames waiting for the quality's encoder (at most 2: older ones are dropped); only for pipelines fed by the server's own capture."),
-		encoderLatency: video("neko_video_encoder_latency_seconds", "Time from capturing a frame to the quality's encoded output (queue, conversion, encoding), smoothed; 0 until measured."),
+		encoderLatency: video("neko_video_encoder_latency_seconds", "Time from a frame entering the quality's pipeline to its encoded output (queue, conversion, encoding), smoothed; 0 until measured."),
 
 		rtt:          peer("neko_webrtc_rtt_seconds", "Round-trip time to the peer in seconds, from its RTCP receiver reports or else its ICE checks; 0 until measured."),
 		fractionLost: peer("neko_webrtc_fraction_lost", "Fraction of the video packets lost, as the peer last reported it."),
@@ -51,7 +51,7 @@ func newWebRTCCollector(m *webrtc.Manager) *webrtcCollector {
 		estimate:     peer("neko_webrtc_estimated_bitrate_bits", "Estimated bandwidth to the peer in bits per second (peers with a bandwidth estimator only)."),
 
 		malformed: prometheus.NewDesc("neko_webrtc_datachannel_malformed_total",
-			"Data-channel messages dropped because they did not decode (short, unknown op, length mismatch).", nil, nil),
+			"Binary data-channel messages dropped because they did not decode (short, unknown op, length mismatch).", nil, nil),
 	}
 }
 
