@@ -47,15 +47,7 @@ func (m *Manager) QualityStats() []QualityStats {
 	}
 	out := make([]QualityStats, 0, len(m.videos))
 	for _, s := range m.videos {
-		var enc struct {
-			queued  int
-			fed     bool
-			latency time.Duration
-		}
-		if es, ok := s.stream.(encoderStats); ok {
-			enc.queued, enc.fed, enc.latency = es.EncoderStats()
-		}
-		out = append(out, QualityStats{
+		q := QualityStats{
 			ID:            s.id,
 			Viewers:       s.subscribers(),
 			FPS:           s.meter.FPS(),
@@ -65,11 +57,11 @@ func (m *Manager) QualityStats() []QualityStats {
 			Keyframes:     s.keyframes.Load(),
 			Packets:       s.packets.Load(),
 			QueuedSamples: queued[s],
-
-			EncoderQueued:  enc.queued,
-			EncoderFed:     enc.fed,
-			EncoderLatency: enc.latency,
-		})
+		}
+		if es, ok := s.stream.(encoderStats); ok {
+			q.EncoderQueued, q.EncoderFed, q.EncoderLatency = es.EncoderStats()
+		}
+		out = append(out, q)
 	}
 	return out
 }
